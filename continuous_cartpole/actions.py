@@ -1,0 +1,48 @@
+"""Turning the actions users pass into forces on the cart, with errors that name what is wrong."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+_NUMERIC_KINDS = "fiu"
+
+
+def continuous_force_fraction(action: Any) -> float:
+    """The force as a fraction of ``force_mag`` for one continuous action: a scalar or an array of shape (1,).
+
+    Out-of-range values are clipped to [-1, 1], so they act exactly like the bound (Gymnasium's rule).
+    """
+    if isinstance(action, np.ndarray):
+        if action.shape not in ((1,), ()):
+            raise ValueError(f"continuous action must have shape (1,), got shape {action.shape}")
+        if action.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"continuous action must be a real number, got dtype {action.dtype}")
+        value = float(action.item())
+    elif isinstance(action, (float, int, np.floating, np.integer)) and not isinstance(action, (bool, np.bool_)):
+        value = float(action)
+    else:
+        raise TypeError(f"continuous action must be a float array of shape (1,) or a number, got {action!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"continuous action must be finite, got {value}")
+    return min(max(value, -1.0), 1.0)
+
+
+def discrete_force_sign(action: Any) -> float:
+    """+1.0 (push right) for action 1, -1.0 (push left) for action 0."""
+    if isinstance(action, np.ndarray):
+        if action.shape != () or action.dtype.kind not in "iu":
+            raise TypeError(
+                f"discrete action must be an integer scalar, got an array of shape {action.shape} "
+                f"and dtype {action.dtype}"
+            )
+        action = action.item()
+    elif not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
+        raise TypeError(f"discrete action must be an integer (0 or 1), got {action!r}")
+    if action == 1:
+        return 1.0
+    if action == 0:
+        return -1.0
+    raise ValueError(f"discrete action must be 0 (push left) or 1 (push right), got {action}")

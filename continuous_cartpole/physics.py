@@ -1,0 +1,120 @@
+"""The cart-pole dynamics, written once for every backend and batch shape.
+
+The functions below only use arithmetic operators, comparisons and ``xp.cos`` / ``xp.sin``, so the same code
+runs on Python floats (``xp=math``), NumPy arrays (``xp=numpy``) and torch tensors (``xp=torch``) of any shape.
+The order of floating-point operations follows Gymnasium's ``CartPoleEnv.step`` exactly, so float64 results are
+bit-identical to it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+T = TypeVar("T")  # a float, an ndarray or a tensor: whatever the caller's array library uses
+
+INTEGRATORS = ("euler", "semi-implicit euler")
+
+
+@dataclass(frozen=True)
+class CartPoleParams:
+    """Physical constants and episode rules of the cart-pole; validated on construction.
+
+    Defaults are Gymnasium's CartPole except the failure angle (20 degrees, not 12) and the reward paid on the
+    failing step (0.0, not 1.0). ``CartPoleParams.gymnasium()`` gives Gymnasium's values.
+    """
+
+    gravity: float = 9.8
+    masscart: float = 1.0
+    masspole: float = 0.1
+    length: float = 0.5  # half the pole's length, as in Barto, Sutton and Anderson
+    force_mag: float = 10.0
+    tau: float = 0.02  # seconds per step
+    theta_threshold_radians: float = 20 * 2 * math.pi / 360
+    x_threshold: float = 2.4
+    kinematics_integrator: str = "euler"
+    failure_reward: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if name == "kinematics_integrator":
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"CartPole parameter {name} must be a real number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"CartPole parameter {name} must be finite, got {value!r}")
+            if name not in ("gravity", "failure_reward") and value <= 0:
+                raise ValueError(f"CartPole parameter {name} must be > 0, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.kinematics_integrator not in INTEGRATORS:
+            raise ValueError(
+                f"CartPole parameter kinematics_integrator must be one of {INTEGRATORS}, "
+                f"got {self.kinematics_integrator!r}"
+            )
+
+    @classmethod
+    def gymnasium(cls, **overrides: Any) -> CartPoleParams:
+        """Gymnasium's CartPole-v1 values: 12 degree failure angle and reward 1.0 on the failing step."""
+        return cls(**{"theta_threshold_radians": 12 * 2 * math.pi / 360, "failure_reward": 1.0, **overrides})
+
+    @property
+    def total_mass(self) -> float:
+        return self.masspole + self.masscart
+
+    @property
+    def polemass_length(self) -> float:
+        return self.masspole * self.length
+
+    @property
+    def observation_high(self) -> tuple[float, float, float, float]:
+        """Bounds that hold every observation of an episode, the terminal one included.
+
+        Positions get twice their failure threshold (as Gymnasium does). A live state can only move its
+        coordinate by 2 * threshold in one step, so its speed is below 2 * threshold / tau; twice that bounds the
+        speeds with room for the accelerations of the last steps, and keeps the bounds finite.
+        """
+        return (
+            2 * self.x_threshold,
+            4 * self.x_threshold / self.tau,
+            2 * self.theta_threshold_radians,
+            4 * self.theta_threshold_radians / self.tau,
+        )
+
+
+def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: ModuleType) -> tuple[T, T, T, T]:
+    """One integration step of ``(x, x_dot, theta, theta_dot)`` under a horizontal ``force`` on the cart.
+
+    ``xp`` is the module providing ``cos`` and ``sin`` for the arrays given: ``math``, ``numpy`` or ``torch``.
+    See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
+    """
+    x, x_dot, theta, theta_dot = state
+    costheta = xp.cos(theta)
+    sintheta = xp.sin(theta)
+    temp = (force + params.polemass_length * (theta_dot * theta_dot) * sintheta) / params.total_mass
+    thetaacc = (params.gravity * sintheta - costheta * temp) / (
+        params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / params.total_mass)
+    )
+    xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
+    if params.kinematics_integrator == "euler":
+        return (
+            x + params.tau * x_dot,
+            x_dot + params.tau * xacc,
+            theta + params.tau * theta_dot,
+            theta_dot + params.tau * thetaacc,
+        )
+    x_dot = x_dot + params.tau * xacc
+    theta_dot = theta_dot + params.tau * thetaacc
+    return x + params.tau * x_dot, x_dot, theta + params.tau * theta_dot, theta_dot
+
+
+def has_failed(params: CartPoleParams, x: T, theta: T) -> T:
+    """True where the cart left the track or the pole fell past the threshold (bool, or a bool array)."""
+    return (
+        (x < -params.x_threshold)
+        | (x > params.x_threshold)
+        | (theta < -params.theta_threshold_radians)
+        | (theta > params.theta_threshold_radians)
+    )
