@@ -15,6 +15,8 @@ def continuous_force_fraction(action: Any) -> float:
 
     Out-of-range values are clipped to [-1, 1], so they act exactly like the bound (Gymnasium's rule).
     """
+    if isinstance(action, (list, tuple)):
+        action = np.asarray(action)
     if isinstance(action, np.ndarray):
         if action.shape not in ((1,), ()):
             raise ValueError(f"continuous action must have shape (1,), got shape {action.shape}")

@@ -93,7 +93,8 @@ class CartPoleRenderer:
     def show(self) -> None:
         """Copy the surface to the window, keep the window responsive and hold the frame rate."""
         pygame = self.pygame
-        if self.window is None:
+        # pygame has one display: another env's close() may have shut it, so open it again when needed
+        if self.window is None or not pygame.display.get_init() or pygame.display.get_surface() is None:
             pygame.display.init()
             pygame.display.set_caption("CartPole")
             self.window = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))

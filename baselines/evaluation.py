@@ -1,0 +1,38 @@
+"""One evaluation function for every policy with SB3's ``predict(obs, deterministic=True)``, ours and SB3's."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+import continuous_cartpole  # noqa: F401  (registers the ids)
+
+
+class Policy(Protocol):
+    def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
+
+
+def evaluate(
+    policy: Policy, env_id: str, episodes: int = 20, seed: int = 0, env_kwargs: dict[str, Any] | None = None
+) -> np.ndarray:
+    """Returns of ``episodes`` deterministic episodes, run side by side in one vector env of that many sub-envs.
+
+    Each sub-env plays exactly one episode from its seeded start; the time limit is the env spec's.
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    envs = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
+    try:
+        obs, _ = envs.reset(seed=seed)
+        returns = np.zeros(episodes, dtype=np.float64)
+        running = np.ones(episodes, dtype=bool)
+        while running.any():
+            actions, _ = policy.predict(obs, deterministic=True)
+            obs, rewards, terminated, truncated, _ = envs.step(np.asarray(actions).reshape(envs.action_space.shape))
+            returns += np.where(running, rewards, 0.0)
+            running &= ~(terminated | truncated)
+        return returns
+    finally:
+        envs.close()

@@ -1,0 +1,132 @@
+"""What every training run shares: the evaluation cadence, the "solved" rule, progress, and the result.
+
+An algorithm's ``train(config, monitor=None)`` calls ``monitor.update(env_steps, policy)`` after each update; the
+monitor evaluates on a fixed cadence of env steps and tells the loop when to stop. Writing files is the job of the
+``on_evaluation`` callback (the CLI passes one), so ``train`` stays usable from tests and notebooks.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from baselines.evaluation import Policy, evaluate
+
+EVAL_SEED_OFFSET = 1_000_003  # evaluation envs are seeded apart from the training env
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    env_steps: int
+    wall_seconds: float
+    eval_return_mean: float
+    eval_return_std: float
+
+
+@dataclass
+class TrainResult:
+    policy: Any
+    env_steps: int
+    wall_seconds: float
+    eval_return_mean: float
+    eval_return_std: float
+    solved_env_steps: int | None
+    solved_wall_seconds: float | None
+    history: list[EvalRecord] = field(default_factory=list)
+
+
+class TrainingMonitor:
+    """Evaluates every ``eval_every`` env steps with ``eval_episodes`` deterministic episodes.
+
+    Solved means: mean evaluation return >= the env spec's ``reward_threshold``. Wall time counts from the
+    monitor's creation, evaluation included.
+    """
+
+    def __init__(
+        self,
+        env_id: str,
+        seed: int,
+        total_steps: int,
+        eval_every: int,
+        eval_episodes: int = 20,
+        stop_when_solved: bool = True,
+        on_evaluation: Callable[[EvalRecord, Any], None] | None = None,
+        progress: bool = False,
+    ) -> None:
+        if eval_episodes < 20:
+            raise ValueError(f"eval_episodes must be at least 20 for the solved rule, got {eval_episodes}")
+        if eval_every < 1 or total_steps < 1:
+            raise ValueError(f"eval_every and total_steps must be positive, got {eval_every} and {total_steps}")
+        spec = gym.spec(env_id)
+        if spec.reward_threshold is None:
+            raise ValueError(f"{env_id} has no reward_threshold in its spec, so 'solved' is undefined")
+        self.env_id = env_id
+        self.reward_threshold = float(spec.reward_threshold)
+        self.eval_seed = seed + EVAL_SEED_OFFSET
+        self.total_steps = total_steps
+        self.eval_every = eval_every
+        self.eval_episodes = eval_episodes
+        self.stop_when_solved = stop_when_solved
+        self.on_evaluation = on_evaluation
+        self.history: list[EvalRecord] = []
+        self.solved: EvalRecord | None = None
+        self.env_steps = 0
+        self._next_eval = eval_every
+        self._start = time.perf_counter()
+        self._bar = _progress_bar(total_steps, env_id) if progress else None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def update(self, env_steps: int, policy: Policy) -> bool:
+        """Record progress; evaluate when the cadence is due. True when the loop should stop."""
+        if self._bar is not None:
+            self._bar.update(env_steps - self.env_steps)
+        self.env_steps = env_steps
+        if env_steps >= self._next_eval or env_steps >= self.total_steps:
+            self._next_eval = (env_steps // self.eval_every + 1) * self.eval_every
+            self.evaluate(policy)
+            if self.solved is not None and self.stop_when_solved:
+                return True
+        return env_steps >= self.total_steps
+
+    def evaluate(self, policy: Policy) -> EvalRecord:
+        returns = evaluate(policy, self.env_id, self.eval_episodes, self.eval_seed)
+        record = EvalRecord(self.env_steps, self.elapsed(), float(returns.mean()), float(returns.std()))
+        self.history.append(record)
+        if self.solved is None and record.eval_return_mean >= self.reward_threshold:
+            self.solved = record
+        if self._bar is not None:
+            self._bar.set_postfix(eval_return=f"{record.eval_return_mean:.1f}", refresh=False)
+        if self.on_evaluation is not None:
+            self.on_evaluation(record, policy)
+        return record
+
+    def finish(self, policy: Any) -> TrainResult:
+        """Close the progress bar and return the result; evaluates once more if the last update was not."""
+        if not self.history or self.history[-1].env_steps != self.env_steps:
+            self.evaluate(policy)
+        if self._bar is not None:
+            self._bar.close()
+        last = self.history[-1]
+        return TrainResult(
+            policy=policy,
+            env_steps=self.env_steps,
+            wall_seconds=self.elapsed(),
+            eval_return_mean=last.eval_return_mean,
+            eval_return_std=last.eval_return_std,
+            solved_env_steps=None if self.solved is None else self.solved.env_steps,
+            solved_wall_seconds=None if self.solved is None else self.solved.wall_seconds,
+            history=list(self.history),
+        )
+
+
+def _progress_bar(total: int, label: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, unit="step", unit_scale=True, dynamic_ncols=True)

@@ -1,0 +1,90 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+
+
+def test_defaults_differ_from_gymnasium_only_in_angle_and_failure_reward():
+    ours, theirs = CartPoleParams(), CartPoleParams.gymnasium()
+    assert ours.theta_threshold_radians == pytest.approx(math.radians(20))
+    assert theirs.theta_threshold_radians == 12 * 2 * math.pi / 360
+    assert (ours.failure_reward, theirs.failure_reward) == (0.0, 1.0)
+    same = {k: v for k, v in vars(ours).items() if k not in ("theta_threshold_radians", "failure_reward")}
+    assert same == {k: v for k, v in vars(theirs).items() if k in same}
+
+
+def test_derived_values_follow_the_parameters():
+    params = CartPoleParams(masscart=2.0, masspole=0.5, length=0.25)
+    assert params.total_mass == 2.5
+    assert params.polemass_length == 0.125
+    assert params.observation_high[0] == 2 * params.x_threshold
+
+
+def test_params_are_frozen():
+    with pytest.raises(AttributeError):
+        CartPoleParams().gravity = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "name", ["masscart", "masspole", "length", "force_mag", "tau", "theta_threshold_radians", "x_threshold"]
+)
+@pytest.mark.parametrize("value", [0.0, -1.0])
+def test_positive_parameters_refuse_non_positive_values(name, value):
+    with pytest.raises(ValueError, match=name):
+        CartPoleParams(**{name: value})
+
+
+@pytest.mark.parametrize("name", ["gravity", "masscart", "tau", "failure_reward"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, "1.0", None, True])
+def test_parameters_must_be_finite_real_numbers(name, value):
+    with pytest.raises(ValueError, match=name):
+        CartPoleParams(**{name: value})
+
+
+def test_unknown_integrator_and_unknown_parameter_are_refused():
+    with pytest.raises(ValueError, match="kinematics_integrator"):
+        CartPoleParams(kinematics_integrator="rk4")
+    with pytest.raises(TypeError, match="mass"):
+        CartPoleParams(mass=1.0)  # type: ignore[call-arg]
+
+
+def test_integers_and_numpy_scalars_are_stored_as_floats():
+    params = CartPoleParams(gravity=np.float32(9.8), masscart=2)
+    assert type(params.gravity) is float and type(params.masscart) is float
+
+
+@given(
+    state=st.lists(st.floats(-0.3, 0.3), min_size=4, max_size=4),
+    force=st.floats(-10, 10),
+    integrator=st.sampled_from(["euler", "semi-implicit euler"]),
+)
+def test_one_core_gives_the_same_numbers_for_floats_and_any_array_shape(state, force, integrator):
+    params = CartPoleParams(kinematics_integrator=integrator)
+    scalar = step_state(params, tuple(state), force, math)
+    batch = np.tile(np.array(state)[:, None, None], (1, 3, 2))  # (4, 3, 2): any batch shape
+    arrays = step_state(params, tuple(batch), np.full((3, 2), force), np)
+    for s, a in zip(scalar, arrays, strict=True):
+        assert a.shape == (3, 2)
+        assert np.all(a == s)  # bit for bit
+
+
+def test_failure_thresholds_are_strict_inequalities():
+    params = CartPoleParams()
+    assert not has_failed(params, params.x_threshold, params.theta_threshold_radians)
+    assert has_failed(params, np.nextafter(params.x_threshold, 10), 0.0)
+    assert has_failed(params, 0.0, -np.nextafter(params.theta_threshold_radians, 10))
+    flags = has_failed(params, np.array([0.0, 3.0]), np.array([0.0, 0.0]))
+    assert flags.tolist() == [False, True]
+
+
+def test_pushing_right_accelerates_the_cart_right_and_tips_the_pole_left():
+    params = CartPoleParams()
+    state = (0.0, 0.0, 0.0, 0.0)
+    for _ in range(2):
+        state = step_state(params, state, params.force_mag, math)
+    x, x_dot, theta, theta_dot = state
+    assert x > 0 and x_dot > 0 and theta < 0 and theta_dot < 0
