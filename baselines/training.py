@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from baselines.evaluation import Policy, evaluate
 

@@ -60,7 +60,7 @@ def test_defaults_fail_at_20_degrees_and_pay_zero_on_the_failing_step():
     env.reset(seed=0)
     rewards, obs, terminated = [], None, False
     while not terminated:
-        obs, reward, terminated, truncated, _ = env.step(1)
+        obs, reward, terminated, _, _ = env.step(1)
         rewards.append(reward)
     assert rewards[-1] == 0.0 and set(rewards[:-1]) == {1.0}
     assert abs(obs[2]) > math.radians(20) or abs(obs[0]) > 2.4
