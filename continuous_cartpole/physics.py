@@ -112,9 +112,4 @@ def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: M
 
 def has_failed(params: CartPoleParams, x: T, theta: T) -> T:
     """True where the cart left the track or the pole fell past the threshold (bool, or a bool array)."""
-    return (
-        (x < -params.x_threshold)
-        | (x > params.x_threshold)
-        | (theta < -params.theta_threshold_radians)
-        | (theta > params.theta_threshold_radians)
-    )
+    return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)

@@ -137,10 +137,10 @@ class CartPoleVectorEnv(VectorEnv):
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         params, state = self.params, self.state
-        force = fraction.astype(self.dtype) * params.force_mag
+        force = fraction * params.force_mag
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
-            state[:, block] = step_state(params, tuple(state[:, block]), force[block], np)
+            np.stack(step_state(params, tuple(state[:, block]), force[block], np), out=state[:, block])
         self.force_fraction[:] = fraction
 
         terminated = has_failed(params, state[0], state[2])
@@ -172,11 +172,11 @@ class CartPoleVectorEnv(VectorEnv):
                 bad = np.flatnonzero(~finite)
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {actions[bad[:10], 0]}")
             return np.clip(actions[:, 0], -1.0, 1.0, dtype=np.float64 if self.dtype == np.float64 else np.float32)
-        valid = (actions == 0) | (actions == 1)
-        if not valid.all():
-            bad = np.flatnonzero(~valid)
+        push_right = actions == 1
+        if np.count_nonzero(push_right) + np.count_nonzero(actions == 0) != self.num_envs:
+            bad = np.flatnonzero((actions != 0) & ~push_right)
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        return np.where(actions == 1, 1.0, -1.0).astype(self.dtype)
+        return np.where(push_right, self.dtype.type(1.0), self.dtype.type(-1.0))
 
     def _draw_states(self, count: int) -> np.ndarray:
         # drawn as (count, 4) so that sub-env i uses the same random numbers a single env would
