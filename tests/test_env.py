@@ -9,6 +9,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import continuous_cartpole
@@ -203,3 +205,33 @@ def test_importing_the_package_imports_neither_pygame_nor_torch():
     code = "import sys, continuous_cartpole; print('pygame' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    params=st.fixed_dictionaries(
+        {
+            "gravity": st.floats(0.0, 20.0),
+            "masscart": st.floats(0.2, 5.0),
+            "masspole": st.floats(0.01, 1.0),
+            "length": st.floats(0.1, 2.0),
+            "force_mag": st.floats(1.0, 50.0),
+            "tau": st.floats(0.005, 0.05),
+            "theta_threshold_radians": st.floats(0.05, 1.0),
+            "x_threshold": st.floats(0.5, 5.0),
+            "kinematics_integrator": st.sampled_from(["euler", "semi-implicit euler"]),
+        }
+    ),
+    actions=st.lists(st.floats(-3.0, 3.0), min_size=1, max_size=200),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_every_observation_of_an_episode_is_inside_the_observation_space(params, actions, seed):
+    env = CartPoleEnv(continuous=True, **params)
+    obs, _ = env.reset(seed=seed)
+    assert env.observation_space.contains(obs)
+    for action in actions:
+        obs, reward, terminated, _, _ = env.step(np.array([action], np.float32))
+        assert env.observation_space.contains(obs), (obs, env.observation_space.high)
+        assert reward == (0.0 if terminated else 1.0)
+        if terminated:
+            break
