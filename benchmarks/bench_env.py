@@ -69,8 +69,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps per repetition")
     args = parser.parse_args()
     scale = 0.2 if args.quick else 1.0
-    print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-          f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} repetitions\n")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
+        f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} repetitions\n"
+    )
 
     steps = int(20_000 * scale)
     reference = single_step_us("CartPole-v1", steps, args.reps)
