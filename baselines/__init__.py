@@ -1,1 +1,28 @@
-"""Baselines for the cart-pole environments: hand-written ARS and REINFORCE, and Stable-Baselines3 comparisons."""
+"""Baselines for the cart-pole environments: hand-written ARS and REINFORCE, and Stable-Baselines3 comparisons.
+
+``import baselines`` stays light (no torch): everything heavy is imported when first used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["load_policy"]
+
+
+def load_policy(run_dir: str | os.PathLike[str]) -> Any:
+    """The policy saved in a run directory written by ``cartpole-baselines train``, with SB3's ``predict``.
+
+    Reads ``config.json`` for the algorithm and rebuilds the policy from its checkpoint, which holds tensors only
+    (loading never unpickles). Raises ``RunError`` or ``CheckpointError`` (both ``ValueError``) naming the file.
+    """
+    from baselines.algorithms import get_algorithm
+    from baselines.runs import RunError, read_run_config
+
+    run_config = read_run_config(run_dir)
+    try:
+        algorithm = get_algorithm(run_config["algo"])
+    except ValueError as error:
+        raise RunError(f"run {run_dir}: {error}") from error
+    return algorithm.load_policy(run_dir)

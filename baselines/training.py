@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 
 from baselines.evaluation import Policy, evaluate
+from continuous_cartpole.registration import registered_id
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs are seeded apart from the training env
 
@@ -61,7 +62,7 @@ class TrainingMonitor:
             raise ValueError(f"eval_episodes must be at least 20 for the solved rule, got {eval_episodes}")
         if eval_every < 1 or total_steps < 1:
             raise ValueError(f"eval_every and total_steps must be positive, got {eval_every} and {total_steps}")
-        spec = gym.spec(env_id)
+        spec = gym.spec(registered_id(env_id))
         if spec.reward_threshold is None:
             raise ValueError(f"{env_id} has no reward_threshold in its spec, so 'solved' is undefined")
         self.env_id = env_id
@@ -106,12 +107,23 @@ class TrainingMonitor:
             self.on_evaluation(record, policy)
         return record
 
+    def close(self) -> None:
+        """Close the progress bar; safe to call again, and called by ``finish``."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> TrainingMonitor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()  # also on Ctrl-C or an error inside the training loop
+
     def finish(self, policy: Any) -> TrainResult:
         """Close the progress bar and return the result; evaluates once more if the last update was not."""
         if not self.history or self.history[-1].env_steps != self.env_steps:
             self.evaluate(policy)
-        if self._bar is not None:
-            self._bar.close()
+        self.close()
         last = self.history[-1]
         return TrainResult(
             policy=policy,

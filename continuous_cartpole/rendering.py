@@ -1,7 +1,11 @@
-"""pygame drawing of a cart-pole state; pygame is imported here only, when the first frame is drawn."""
+"""pygame drawing of a cart-pole state, text overlays on frames and a window that shows frames; pygame is imported
+here only, and only when one of them is first used."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +24,9 @@ _POLE_COLOUR = (202, 152, 101)
 _AXLE_COLOUR = (129, 132, 203)
 _ARROW_COLOUR = (214, 39, 40)
 _ARROW_MAX_PX = 120.0  # arrow length at full force
+_TEXT_COLOUR = (30, 30, 30)
+_TEXT_PX = 24  # pygame's default font; at 24 px its hinting keeps letters evenly spaced (not at 20-23)
+_SCREEN_FILL = 0.9  # a window takes at most this share of the desktop; bigger frames are scaled down
 
 
 def _import_pygame() -> Any:
@@ -87,8 +94,11 @@ class CartPoleRenderer:
         _fill(self.pygame.gfxdraw, self.surface, [(tip - head, y - 9), (tip, y), (tip - head, y + 9)], _ARROW_COLOUR)
 
     def rgb_array(self) -> np.ndarray:
-        """The current surface as a fresh (400, 600, 3) uint8 array."""
-        return np.transpose(self.pygame.surfarray.array3d(self.surface), (1, 0, 2))
+        """The current surface as a fresh, C-contiguous (400, 600, 3) uint8 array."""
+        # tobytes copies rows as they are: 4x faster than surfarray.array3d, whose (x, y) layout needs a transpose
+        # that left every later copy of the frame a slow strided one
+        data = self.pygame.image.tobytes(self.surface, "RGB")
+        return np.frombuffer(data, np.uint8).reshape(SCREEN_HEIGHT, SCREEN_WIDTH, 3).copy()
 
     def show(self) -> None:
         """Copy the surface to the window, keep the window responsive and hold the frame rate."""
@@ -113,3 +123,106 @@ class CartPoleRenderer:
 def _fill(gfxdraw: Any, surface: Any, points: list[Any], colour: tuple[int, int, int]) -> None:
     gfxdraw.aapolygon(surface, points, colour)
     gfxdraw.filled_polygon(surface, points, colour)
+
+
+def overlay_text(frame: np.ndarray, lines: Sequence[str], origin: tuple[int, int] = (8, 6)) -> np.ndarray:
+    """A copy of an RGB frame (H, W, 3) with ``lines`` written top to bottom from ``origin`` (pixels from top-left)."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"frame must be a uint8 array of shape (H, W, 3), got {frame.dtype} {frame.shape}")
+    pygame = _import_pygame()
+    canvas = np.array(frame, order="C")  # a fresh, contiguous copy that the surface below draws into
+    surface = pygame.image.frombuffer(canvas, (canvas.shape[1], canvas.shape[0]), "RGB")
+    font = _overlay_font()
+    x, y = origin
+    for line in lines:
+        surface.blit(font.render(line, True, _TEXT_COLOUR), (x, y))
+        y += font.get_linesize()
+    return canvas
+
+
+@functools.cache
+def _overlay_font() -> Any:
+    pygame = _import_pygame()
+    pygame.font.init()  # the font module only: pygame.init() would start audio and joysticks too
+    return pygame.font.Font(None, _TEXT_PX)  # None: the font bundled with pygame, the same on every machine
+
+
+class WindowError(RuntimeError):
+    """A window could not be opened, typically because there is no display."""
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    """A key going down (``pressed``) or up in a ``FrameWindow``, named as pygame names it ("left", "right",
+    "escape", ...); closing the window gives ``KeyEvent("quit")``."""
+
+    key: str
+    pressed: bool = True
+
+    @property
+    def quits(self) -> bool:
+        return self.pressed and self.key in ("quit", "escape")
+
+
+class FrameWindow:
+    """A window that shows RGB frames at ``fps`` frames per second; frames too big for the screen are scaled down.
+
+    ``events()`` returns the key events since its last call; call it once per frame so the window stays responsive.
+    """
+
+    def __init__(self, title: str = "CartPole", fps: float = RENDER_FPS) -> None:
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.title = title
+        self.fps = fps
+        self.pygame = _import_pygame()
+        self.window: Any = None
+        self.clock: Any = None
+
+    def show(self, frame: np.ndarray) -> None:
+        """Draw ``frame`` (H, W, 3 uint8) in the window, opened on the first call, then wait for the next tick."""
+        pygame = self.pygame
+        height, width = frame.shape[:2]
+        if self.window is None:
+            try:
+                pygame.display.init()
+                pygame.display.set_caption(self.title)
+                self.window = pygame.display.set_mode(_fit_to_desktop(pygame, width, height))
+            except pygame.error as error:
+                raise WindowError(f"cannot open a window: {error} (is a display available?)") from error
+            self.clock = pygame.time.Clock()
+        pygame.event.pump()  # without this the OS marks the window as frozen
+        image = pygame.image.frombuffer(np.ascontiguousarray(frame, dtype=np.uint8), (width, height), "RGB")
+        if image.get_size() != self.window.get_size():
+            image = pygame.transform.smoothscale(image, self.window.get_size())
+        self.window.blit(image, (0, 0))
+        pygame.display.flip()
+        self.clock.tick(self.fps)
+
+    def events(self) -> list[KeyEvent]:
+        if self.window is None:
+            return []
+        pygame = self.pygame
+        events = []
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                events.append(KeyEvent("quit"))
+            elif event.type in (pygame.KEYDOWN, pygame.KEYUP):
+                events.append(KeyEvent(pygame.key.name(event.key), pressed=event.type == pygame.KEYDOWN))
+        return events
+
+    def close(self) -> None:
+        if self.window is not None:
+            self.pygame.display.quit()
+            self.window = None
+
+
+def _fit_to_desktop(pygame: Any, width: int, height: int) -> tuple[int, int]:
+    desktops = pygame.display.get_desktop_sizes()
+    if not desktops:
+        return width, height
+    desk_width, desk_height = desktops[0]
+    scale = min(1.0, _SCREEN_FILL * desk_width / width, _SCREEN_FILL * desk_height / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))

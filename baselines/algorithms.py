@@ -1,0 +1,144 @@
+"""Registry of trainable algorithms: name -> where its code lives. Adding an algorithm is adding one entry.
+
+Modules are imported only when an algorithm is used, so listing names (``--help``) stays free of torch and SB3.
+
+An algorithm module provides (see the team brief's contract):
+
+- a config dataclass (``config_class``) whose first fields are ``env_id, seed, device, total_steps, eval_every,
+  eval_episodes, stop_when_solved, progress``; the CLI turns the remaining fields into typed flags;
+- ``train(config, monitor=None) -> TrainResult``;
+- ``policy_from_checkpoint(tensors, metadata) -> policy`` for policies with ``tensors()`` and ``metadata()``,
+  saved as safetensors in ``checkpoint_file`` (the default);
+- or, for policies stored another way (an SB3 model), both hooks ``save_policy(policy, path)`` and
+  ``load_policy(path) -> policy`` and an entry whose ``checkpoint_file`` names that file;
+- optionally ``check_env(env_id) -> None``, raising ``ValueError`` for an env it cannot train on (SB3's env
+  checkers); the CLI calls it before it creates the run directory and reports the error without a traceback.
+
+The policy is saved after every evaluation, so ``save_policy`` must write atomically (``baselines.atomic``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from baselines.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
+
+CONTINUOUS = "continuous"
+DISCRETE = "discrete"
+
+# The fields every config starts with, in this order; the CLI has its own flags for them.
+COMMON_CONFIG_FIELDS = (
+    "env_id",
+    "seed",
+    "device",
+    "total_steps",
+    "eval_every",
+    "eval_episodes",
+    "stop_when_solved",
+    "progress",
+)
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    module: str
+    config_class: str
+    description: str  # one line, shown by ``train --help``
+    action_spaces: frozenset[str] = frozenset({CONTINUOUS, DISCRETE})
+    continuous_only_options: frozenset[str] = frozenset()  # config fields refused on a discrete env
+    torch_env: bool = False  # trains on TorchCartPoleVectorEnv, so only on continuous_cartpole's envs
+    checkpoint_file: str = CHECKPOINT_FILE
+
+    def load_module(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    def config_type(self) -> type:
+        config_type = getattr(self.load_module(), self.config_class)
+        if not (isinstance(config_type, type) and is_dataclass(config_type)):
+            raise TypeError(f"{self.module}.{self.config_class} must be a dataclass")
+        names = tuple(field.name for field in fields(config_type))[: len(COMMON_CONFIG_FIELDS)]
+        if names != COMMON_CONFIG_FIELDS:
+            raise TypeError(f"{self.module}.{self.config_class} must start with the fields {COMMON_CONFIG_FIELDS}")
+        return config_type
+
+    def save_policy(self, policy: Any, run_dir: Path) -> Path:
+        """Save ``policy`` into ``run_dir`` atomically; returns the checkpoint's path."""
+        path = Path(run_dir) / self.checkpoint_file
+        module = self.load_module()
+        if hasattr(module, "save_policy"):
+            module.save_policy(policy, path)
+        else:
+            save_checkpoint(path, policy.tensors(), policy.metadata())
+        return path
+
+    def load_policy(self, run_dir: Path) -> Any:
+        """The policy saved in ``run_dir``; ``CheckpointError`` when the file is missing or unusable."""
+        path = Path(run_dir) / self.checkpoint_file
+        module = self.load_module()
+        if hasattr(module, "load_policy"):
+            if not path.is_file():
+                raise CheckpointError(f"checkpoint {path} does not exist")
+            return module.load_policy(path)
+        tensors, metadata = load_checkpoint(path)
+        try:
+            return module.policy_from_checkpoint(tensors, metadata)
+        except (KeyError, ValueError, TypeError, RuntimeError) as error:  # missing/misshapen tensors or metadata
+            raise CheckpointError(f"checkpoint {path} does not describe a valid {self.name} policy: {error}") from error
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    algorithm.name: algorithm
+    for algorithm in (
+        Algorithm(
+            "ars",
+            "baselines.ars",
+            "ARSConfig",
+            "Augmented Random Search (Mania et al. 2018), linear policy, on the torch env",
+            torch_env=True,
+        ),
+        Algorithm(
+            "reinforce",
+            "baselines.reinforce",
+            "ReinforceConfig",
+            "REINFORCE policy gradient with an MLP policy, on the torch env",
+            continuous_only_options=frozenset({"notebook_linear", "init_log_std"}),
+            torch_env=True,
+        ),
+        Algorithm("ppo", "baselines.sb3", "PPOConfig", "Stable-Baselines3 PPO, rl-baselines3-zoo settings"),
+        Algorithm("a2c", "baselines.sb3", "A2CConfig", "Stable-Baselines3 A2C, rl-baselines3-zoo settings"),
+        Algorithm(
+            "dqn",
+            "baselines.sb3",
+            "DQNConfig",
+            "Stable-Baselines3 DQN, rl-baselines3-zoo settings (discrete envs only)",
+            action_spaces=frozenset({DISCRETE}),
+        ),
+        Algorithm(
+            "sac",
+            "baselines.sb3",
+            "SACConfig",
+            "Stable-Baselines3 SAC (continuous envs only)",
+            action_spaces=frozenset({CONTINUOUS}),
+        ),
+        Algorithm(
+            "td3",
+            "baselines.sb3",
+            "TD3Config",
+            "Stable-Baselines3 TD3 (continuous envs only)",
+            action_spaces=frozenset({CONTINUOUS}),
+        ),
+        Algorithm("sb3-ars", "baselines.sb3", "SB3ARSConfig", "sb3-contrib ARS, linear policy, zoo settings"),
+    )
+}
+
+
+def get_algorithm(name: str) -> Algorithm:
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {name!r}; known: {', '.join(ALGORITHMS)}") from None

@@ -1,0 +1,54 @@
+"""The ``cartpole-baselines`` command (also ``python -m baselines``).
+
+Each subcommand is a small module with ``add_parser(subparsers) -> None``, which adds its parser and sets
+``handler=<function(args) -> int exit code>`` as a default. To add a subcommand, write such a module and list it in
+``SUBCOMMANDS``. Keep heavy imports (torch, SB3, pygame) inside the handler so ``--help`` stays fast. Handlers raise
+``CliError`` (or ``RunError``/``CheckpointError``) for user errors: the message goes to stderr, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from baselines.checkpoint import CheckpointError
+from baselines.cli_common import CliError
+from baselines.runs import RunError
+
+PROG = "cartpole-baselines"
+SUBCOMMANDS = (
+    "baselines.cli_train",
+    "baselines.cli_evaluate",
+    "baselines.cli_compare",
+    "baselines.cli_plot",
+    "baselines.cli_render",
+    "baselines.cli_play",
+)
+EXIT_USAGE = 2  # argparse's code for bad usage; ours for every user error
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Train, evaluate and compare cart-pole baselines.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in SUBCOMMANDS:
+        importlib.import_module(module_name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a usage error (2, message already printed)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except (CliError, RunError, CheckpointError) as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

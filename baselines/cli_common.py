@@ -1,0 +1,44 @@
+"""Helpers every ``cartpole-baselines`` subcommand shares: user errors and env ids."""
+
+from __future__ import annotations
+
+import importlib
+
+import gymnasium as gym
+
+from baselines.algorithms import CONTINUOUS, DISCRETE
+
+
+class CliError(Exception):
+    """A user error: ``cli.main`` prints the message on stderr (no traceback) and exits with code 2."""
+
+
+def resolve_env_id(env_id: str) -> str:
+    """The registered id for ``env_id``, importing ``module`` first for Gymnasium's ``module:EnvId`` form.
+
+    ``gym.make``/``gym.make_vec`` accept ``module:EnvId`` but ``gym.spec`` (used by ``TrainingMonitor``) does not,
+    so training gets the plain id and the run keeps the id as given.
+    """
+    module, _, name = env_id.rpartition(":")
+    try:
+        importlib.import_module(module or "continuous_cartpole")
+    except ImportError as error:
+        raise CliError(f"cannot import module {module!r} of env id {env_id!r}: {error}") from error
+    try:
+        return gym.spec(name).id
+    except gym.error.Error as error:
+        raise CliError(f"unknown env id {env_id!r}: {error}") from error
+
+
+def action_kind(env_id: str) -> str:
+    """``"continuous"`` for a Box action space, ``"discrete"`` for Discrete; anything else is refused."""
+    env = gym.make(env_id)
+    try:
+        space = env.action_space
+    finally:
+        env.close()
+    if isinstance(space, gym.spaces.Box):
+        return CONTINUOUS
+    if isinstance(space, gym.spaces.Discrete):
+        return DISCRETE
+    raise CliError(f"env {env_id} has a {type(space).__name__} action space; only Box and Discrete are supported")

@@ -1,0 +1,86 @@
+"""``cartpole-baselines compare``: algorithms x envs x seeds in parallel, one results table and one plot."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from baselines.algorithms import ALGORITHMS
+from baselines.cli_common import CliError
+
+DEVICES = ("cpu", "auto", "cuda")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from continuous_cartpole import ENV_IDS
+
+    parser = subparsers.add_parser(
+        "compare",
+        help="train every algorithm on every env over several seeds; write a results table and learning curves",
+        description="Run the matrix algorithms x envs x seeds in parallel worker processes (one torch thread each) "
+        "and write results.csv, results.md, learning_curves.csv and learning_curves.png into --out. Re-running "
+        "into the same --out resumes: finished runs are skipped, failed ones redone.",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (new, or to resume)")
+    parser.add_argument(
+        "--algos",
+        nargs="+",
+        choices=list(ALGORITHMS),
+        default=list(ALGORITHMS),
+        metavar="ALGO",
+        help=f"algorithms (default: all: {' '.join(ALGORITHMS)}); pairs with an unsupported env are skipped",
+    )
+    parser.add_argument(
+        "--envs", nargs="+", default=list(ENV_IDS), metavar="ID", help=f"env ids (default: {' '.join(ENV_IDS)})"
+    )
+    parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 per pair (default: 5, or 2 with --quick)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small budgets and 2 seeds: every row and the plot in a few minutes"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="K",
+        help="parallel worker processes (default: the CPU count)",
+    )
+    parser.add_argument("--device", choices=DEVICES, default="cpu", help="torch device of every run (default: cpu)")
+    parser.add_argument(
+        "--eval-every", type=int, default=None, metavar="N", help="env steps between evaluations (default: 2000)"
+    )
+    parser.add_argument(
+        "--eval-episodes", type=int, default=20, metavar="N", help="episodes per evaluation, >= 20 (default: 20)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from baselines.compare import EVAL_EVERY, FULL_SEEDS, QUICK_SEEDS, RESULTS_MD, CompareError, compare
+    from baselines.plotting import CURVES_PNG, RESULTS_CSV, PlotError
+    from baselines.runs import FINISHED
+
+    seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS)
+    try:
+        rows = compare(
+            args.out,
+            args.algos,
+            args.envs,
+            seeds,
+            quick=args.quick,
+            workers=args.workers,
+            device=args.device,
+            eval_every=args.eval_every if args.eval_every is not None else EVAL_EVERY,
+            eval_episodes=args.eval_episodes,
+            progress=not args.no_progress,
+        )
+    except (CompareError, PlotError) as error:
+        raise CliError(str(error)) from error
+    print((args.out / RESULTS_MD).read_text(encoding="utf-8"))
+    print(f"wrote {args.out / RESULTS_CSV}, {args.out / RESULTS_MD} and {args.out / CURVES_PNG}")
+    unfinished = sum(row["status"] != FINISHED for row in rows)
+    if unfinished:
+        print(f"{unfinished} of {len(rows)} runs did not finish (reasons above); re-run the command to retry them")
+        return 1
+    return 0

@@ -1,0 +1,221 @@
+"""A training run's directory: what it holds, written so that nothing is lost.
+
+``DIR/config.json``   what was run (algorithm, env id as given, the config dataclass), written before training;
+``DIR/metrics.csv``   one row per evaluation, rewritten after every evaluation;
+``DIR/<checkpoint>``  the policy, saved after every evaluation (so Ctrl-C keeps the latest one);
+``DIR/summary.json``  the outcome, written at the end, also when training is interrupted or fails.
+
+Every file is written atomically (``baselines.atomic``). ``train_run`` is the Python entry point the CLI (and
+``compare``'s workers) use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from baselines.algorithms import ALGORITHMS, get_algorithm
+from baselines.atomic import atomic_write_text
+from baselines.training import EvalRecord, TrainingMonitor
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.csv"
+SUMMARY_FILE = "summary.json"
+METRICS_COLUMNS = ("env_steps", "wall_seconds", "eval_return_mean", "eval_return_std")
+RUN_FORMAT = "continuous-cartpole-run/1"
+
+FINISHED, INTERRUPTED, FAILED = "finished", "interrupted", "failed"
+
+
+class RunError(ValueError):
+    """A run that cannot start or be read: a non-empty or unwritable output directory, bad evaluation settings,
+    a folder that is not a run."""
+
+
+def check_run_dir(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Refuse an output path that is a file, or a non-empty directory without ``overwrite``; changes nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunError(f"output path {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise RunError(f"output directory {path} exists and is not empty; pass --overwrite to replace the run in it")
+    return path
+
+
+def prepare_run_dir(path: str | os.PathLike[str], overwrite: bool, owned_files: Iterable[str]) -> Path:
+    """Create ``path`` or accept it empty; with ``overwrite``, delete the files a run writes (``owned_files``, and
+    their temporary files).
+
+    Overwriting deletes only those file names, never anything else: ``--out . --overwrite`` must not wipe a folder.
+    """
+    path = check_run_dir(path, overwrite)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in owned_files:
+            (path / name).unlink(missing_ok=True)
+            for leftover in path.glob(f".{name}.*.tmp*"):  # temporary files of a process killed mid-write
+                leftover.unlink()
+    except OSError as error:
+        raise RunError(f"cannot prepare output directory {path}: {error}") from error
+    if not os.access(path, os.W_OK):
+        raise RunError(f"output directory {path} is not writable")
+    return path
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    # allow_nan=False: a NaN return must fail loudly here, not become an invalid JSON token
+    atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run's ``config.json``; ``RunError`` naming the file when it is missing or unreadable."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not Path(run_dir).is_dir():
+        raise RunError(f"run directory {run_dir} does not exist")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} is not a run directory: {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"run config {path} is unreadable: {error}") from error
+    if not isinstance(config, dict) or not all(key in config for key in ("algo", "env_id", "config")):
+        raise RunError(f"run config {path} lacks the keys algo, env_id and config")
+    return config
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(run_dir) / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"run {run_dir} has no {SUMMARY_FILE} (training still running, or never started)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunError(f"run summary {path} is unreadable: {error}") from error
+
+
+def format_metrics(records: Iterable[EvalRecord]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(METRICS_COLUMNS)
+    for record in records:
+        writer.writerow([getattr(record, column) for column in METRICS_COLUMNS])
+    return buffer.getvalue()
+
+
+class RunWriter:
+    """Writes one run's files; ``on_evaluation`` plugs into ``TrainingMonitor(on_evaluation=...)``."""
+
+    def __init__(self, path: Path, save_policy: Callable[[Any, Path], Path]) -> None:
+        self.path = path
+        self._save_policy = save_policy
+        self.records: list[EvalRecord] = []
+        self.checkpoint: Path | None = None
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_json(self.path / CONFIG_FILE, config)
+
+    def on_evaluation(self, record: EvalRecord, policy: Any) -> None:
+        # Checkpoint first: the last metrics row then never describes a policy that was not saved.
+        self.checkpoint = self._save_policy(policy, self.path)
+        self.records.append(record)
+        atomic_write_text(self.path / METRICS_FILE, format_metrics(self.records))
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json(self.path / SUMMARY_FILE, summary)
+
+
+def train_run(
+    algo: str,
+    config: Any,
+    out: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    env_id: str | None = None,
+    device: str | None = None,
+    extra_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train ``config`` with algorithm ``algo`` into the run directory ``out``; returns the summary.
+
+    ``env_id`` is the id as the user gave it (maybe ``module:EnvId``; ``config.env_id`` must be the registered id,
+    which the monitor looks up), stored for ``evaluate``. ``device`` is the resolved device for the summary.
+    On KeyboardInterrupt or an exception the summary is written with what exists (status ``interrupted`` or
+    ``failed``) and the exception propagates.
+    """
+    algorithm = get_algorithm(algo)
+    writer = RunWriter(check_run_dir(out, overwrite), algorithm.save_policy)
+    # The monitor validates the evaluation settings; build it before touching the directory so a bad config
+    # neither creates it nor deletes the old run's files.
+    try:
+        monitor = TrainingMonitor(
+            config.env_id,
+            config.seed,
+            config.total_steps,
+            config.eval_every,
+            eval_episodes=config.eval_episodes,
+            stop_when_solved=config.stop_when_solved,
+            on_evaluation=writer.on_evaluation,
+            progress=config.progress,
+        )
+    except ValueError as error:
+        raise RunError(f"invalid evaluation settings: {error}") from error
+    owned = {CONFIG_FILE, METRICS_FILE, SUMMARY_FILE} | {entry.checkpoint_file for entry in ALGORITHMS.values()}
+    prepare_run_dir(out, overwrite, sorted(owned))
+    env_id = env_id or config.env_id
+    writer.write_config(
+        {
+            "format": RUN_FORMAT,
+            "algo": algo,
+            "env_id": env_id,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "config": asdict(config),
+            **(extra_config or {}),
+        }
+    )
+    base = {"algo": algo, "env_id": env_id, "seed": config.seed, "device": device or config.device}
+    try:
+        with monitor:  # closes the progress bar on Ctrl-C and errors too
+            result = algorithm.load_module().train(config, monitor)
+    except KeyboardInterrupt:
+        writer.write_summary(_summary(base, monitor, writer, INTERRUPTED))
+        raise
+    except Exception as error:
+        writer.write_summary(_summary(base, monitor, writer, FAILED, error=f"{type(error).__name__}: {error}"))
+        raise
+    summary = _summary(base, monitor, writer, FINISHED, wall_seconds=result.wall_seconds)
+    writer.write_summary(summary)
+    return summary
+
+
+def _summary(
+    base: dict[str, Any],
+    monitor: TrainingMonitor,
+    writer: RunWriter,
+    status: str,
+    error: str | None = None,
+    wall_seconds: float | None = None,
+) -> dict[str, Any]:
+    """The outcome from what exists: after an interruption, the checkpoint and metrics of the last evaluation."""
+    last = writer.records[-1] if writer.records else None
+    solved = monitor.solved
+    return {
+        **base,
+        "status": status,
+        "error": error,
+        "env_steps": monitor.env_steps,
+        "wall_seconds": monitor.elapsed() if wall_seconds is None else wall_seconds,
+        "eval_return_mean": None if last is None else last.eval_return_mean,
+        "eval_return_std": None if last is None else last.eval_return_std,
+        "solved_env_steps": None if solved is None else solved.env_steps,
+        "solved_wall_seconds": None if solved is None else solved.wall_seconds,
+        "reward_threshold": monitor.reward_threshold,
+        "evaluations": len(writer.records),
+        "checkpoint": None if writer.checkpoint is None else writer.checkpoint.name,
+        "checkpoint_env_steps": None if last is None else last.env_steps,
+    }

@@ -1,0 +1,367 @@
+"""Stable-Baselines3 (and sb3-contrib ARS) trained the way our algorithms are: same monitor, files and checkpoints.
+
+``train(config)`` refuses an env whose action space the algorithm does not support, passes the env through the
+checker gate (``baselines.env_checks``), builds the SB3 model from the hyperparameter table
+(``baselines.sb3_hyperparams``) with the config's ``hyperparams`` on top, and learns with a callback that hands
+every env step to our ``TrainingMonitor``: evaluation protocol, cadence and "solved" rule are the monitor's, not
+SB3's ``EvalCallback``. When the monitor says stop (solved, or the budget), the callback raises, because
+sb3-contrib's ARS ignores a callback's False.
+
+Checkpoints hold the SB3 policy's ``state_dict`` as safetensors plus JSON metadata to rebuild the network (the
+policy class by its SB3 alias, the spaces, the ``policy_kwargs``); SB3's own ``.zip`` is not used because loading it
+unpickles. ``policy_from_checkpoint`` constructs the policy and loads the tensors with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from sb3_contrib import ARS
+from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
+
+from baselines import sb3_hyperparams
+from baselines.devices import resolve_device
+from baselines.env_checks import action_kind, check_env_for_training
+from baselines.training import TrainingMonitor, TrainResult
+from continuous_cartpole.torch_vector import registered_id
+
+ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
+    "ppo": PPO,
+    "a2c": A2C,
+    "dqn": DQN,
+    "sac": SAC,
+    "td3": TD3,
+    "sb3-ars": ARS,
+}
+# What each policy constructor takes besides the spaces and policy_kwargs (ARS policies take neither).
+TAKES_LR_SCHEDULE = frozenset({"ppo", "a2c", "dqn", "sac", "td3"})
+TAKES_USE_SDE = frozenset({"ppo", "a2c", "sac"})
+ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
+    "relu": torch.nn.ReLU,
+    "tanh": torch.nn.Tanh,
+    "elu": torch.nn.ELU,
+    "leaky_relu": torch.nn.LeakyReLU,
+    "gelu": torch.nn.GELU,
+    "silu": torch.nn.SiLU,
+}
+# Keys of the table that are zoo conventions, not constructor arguments (see baselines.sb3_hyperparams).
+ZOO_KEYS = frozenset({"n_envs", "noise_type", "noise_std"})
+# Constructor arguments the run sets itself.
+RUN_KEYS = frozenset({"self", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"})
+LINEAR_PREFIX = "lin_"
+CHECKPOINT_KIND = "sb3"
+
+
+@dataclass(frozen=True)
+class SB3Config:
+    """A Stable-Baselines3 run; each algorithm's subclass below only names it and sets the default budget."""
+
+    ALGO: ClassVar[str] = ""
+
+    env_id: str
+    seed: int = 0
+    device: str = "auto"
+    total_steps: int = 100_000
+    eval_every: int = 2_000
+    eval_episodes: int = 20
+    stop_when_solved: bool = True
+    progress: bool = False
+    hyperparams: str = field(
+        default="",
+        metadata={
+            "help": "JSON object of SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py), "
+            'e.g. \'{"n_steps": 64, "policy_kwargs": {"net_arch": [32, 32]}}\''
+        },
+    )
+    # Filled in from the table and ``hyperparams`` for this env: what the run will pass to SB3 (kept in config.json).
+    sb3_hyperparams: dict[str, Any] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ALGO:
+            raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
+        for name in ("seed", "total_steps", "eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and name != "seed"):
+                raise ValueError(f"{type(self).__name__}.{name} must be a positive integer, got {value!r}")
+        overrides = parse_hyperparams(self.ALGO, self.hyperparams)
+        kind = action_kind(registered_id(self.env_id))
+        supported = sb3_hyperparams.action_spaces(self.ALGO)
+        if kind not in supported:
+            raise ValueError(
+                f"{self.ALGO} only supports {' and '.join(sorted(supported))} action spaces; {self.env_id} is {kind}"
+            )
+        object.__setattr__(self, "sb3_hyperparams", sb3_hyperparams.resolve(self.ALGO, kind, overrides))
+
+
+def _budget(algo: str) -> int:
+    return max(entry.budget for (name, _), entry in sb3_hyperparams.TABLE.items() if name == algo)
+
+
+@dataclass(frozen=True)
+class PPOConfig(SB3Config):
+    ALGO: ClassVar[str] = "ppo"
+    total_steps: int = _budget("ppo")
+
+
+@dataclass(frozen=True)
+class A2CConfig(SB3Config):
+    ALGO: ClassVar[str] = "a2c"
+    total_steps: int = _budget("a2c")
+
+
+@dataclass(frozen=True)
+class DQNConfig(SB3Config):
+    ALGO: ClassVar[str] = "dqn"
+    total_steps: int = _budget("dqn")
+
+
+@dataclass(frozen=True)
+class SACConfig(SB3Config):
+    ALGO: ClassVar[str] = "sac"
+    total_steps: int = _budget("sac")
+
+
+@dataclass(frozen=True)
+class TD3Config(SB3Config):
+    ALGO: ClassVar[str] = "td3"
+    total_steps: int = _budget("td3")
+
+
+@dataclass(frozen=True)
+class SB3ARSConfig(SB3Config):
+    ALGO: ClassVar[str] = "sb3-ars"
+    total_steps: int = _budget("sb3-ars")
+
+
+def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
+    """The ``hyperparams`` JSON object, its keys checked against the SB3 constructor; ``ValueError`` otherwise."""
+    if not text.strip():
+        return {}
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"hyperparams is not valid JSON: {error}") from error
+    if not isinstance(overrides, dict):
+        raise ValueError(f"hyperparams must be a JSON object, got {type(overrides).__name__}")
+    algorithm_class = ALGORITHM_CLASSES[algo]
+    allowed = (set(inspect.signature(algorithm_class.__init__).parameters) - RUN_KEYS) | ZOO_KEYS
+    unknown = sorted(set(overrides) - allowed)
+    if unknown:
+        raise ValueError(
+            f"hyperparams: {', '.join(unknown)} not accepted by {algorithm_class.__name__}; "
+            f"known: {', '.join(sorted(allowed))}"
+        )
+    if "policy" in overrides and overrides["policy"] not in algorithm_class.policy_aliases:
+        raise ValueError(f"hyperparams: policy must be one of {', '.join(algorithm_class.policy_aliases)}")
+    return overrides
+
+
+# ---- building the model ----
+
+
+def decode_policy_kwargs(policy_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``policy_kwargs`` with the activation named as a string turned into its torch class."""
+    decoded = dict(policy_kwargs)
+    if "activation_fn" in decoded:
+        name = decoded["activation_fn"]
+        if name not in ACTIVATIONS:
+            raise ValueError(f"policy_kwargs.activation_fn must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+        decoded["activation_fn"] = ACTIVATIONS[name]
+    return decoded
+
+
+def _schedule(value: Any) -> Any:
+    """The zoo's ``"lin_X"``: X at the start, falling linearly to 0 at the end of the budget."""
+    if isinstance(value, str) and value.startswith(LINEAR_PREFIX):
+        try:
+            start = float(value.removeprefix(LINEAR_PREFIX))
+        except ValueError:
+            raise ValueError(f"schedule {value!r} must be lin_<number>") from None
+        return LinearSchedule(start, 0.0, 1.0)
+    return value
+
+
+def _action_noise(noise_type: str | None, noise_std: float, action_space: gym.Space) -> Any:
+    if noise_type is None:
+        return None
+    if not isinstance(action_space, spaces.Box):
+        raise ValueError("noise_type needs a continuous (Box) action space")
+    mean, sigma = np.zeros(action_space.shape), np.full(action_space.shape, float(noise_std))
+    if noise_type == "normal":
+        return NormalActionNoise(mean, sigma)
+    if noise_type == "ornstein-uhlenbeck":
+        return OrnsteinUhlenbeckActionNoise(mean, sigma)
+    raise ValueError(f"noise_type must be 'normal' or 'ornstein-uhlenbeck', got {noise_type!r}")
+
+
+def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, device: torch.device) -> BaseAlgorithm:
+    """The SB3 model for resolved table ``hyperparams`` (without ``n_envs``, which made ``env``)."""
+    values = {key: _schedule(value) for key, value in hyperparams.items() if key not in ZOO_KEYS}
+    policy = values.pop("policy")
+    values["policy_kwargs"] = decode_policy_kwargs(values.get("policy_kwargs", {}))
+    noise = _action_noise(hyperparams.get("noise_type"), hyperparams.get("noise_std", 0.1), env.action_space)
+    if noise is not None:
+        values["action_noise"] = noise
+    return ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
+
+
+# ---- the policy: predict, tensors, metadata, and back ----
+
+
+class SB3Policy:
+    """An SB3 policy network with our policy interface; ``predict`` is SB3's, actions cast to the contract's dtypes."""
+
+    def __init__(self, policy: BasePolicy, metadata: dict[str, str | int | float | bool]) -> None:
+        self.policy = policy
+        self._metadata = dict(metadata)
+        self.continuous = isinstance(policy.action_space, spaces.Box)
+
+    def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        """(4,) -> one action ((1,) float32 or 0-d int64); (N, 4) -> (N, 1) float32 or (N,) int64."""
+        obs = np.asarray(observation, dtype=np.float32)
+        actions, _ = self.policy.predict(obs, deterministic=deterministic)
+        return np.asarray(actions, dtype=np.float32 if self.continuous else np.int64), None
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        # clone: safetensors refuses tensors that share memory, and the live network keeps training
+        return {name: tensor.detach().to("cpu").clone() for name, tensor in self.policy.state_dict().items()}
+
+    def metadata(self) -> dict[str, str | int | float | bool]:
+        return dict(self._metadata)
+
+
+def policy_metadata(algo: str, env_id: str, model: BaseAlgorithm, hyperparams: dict[str, Any]) -> dict[str, Any]:
+    """What ``policy_from_checkpoint`` needs to rebuild ``model.policy``: JSON only (nested values as strings)."""
+    return {
+        "kind": CHECKPOINT_KIND,
+        "algo": algo,
+        "env_id": env_id,
+        "policy": hyperparams["policy"],
+        "policy_kwargs": json.dumps(hyperparams.get("policy_kwargs", {}), sort_keys=True),
+        "use_sde": bool(getattr(model, "use_sde", False)),
+        "observation_space": json.dumps(encode_space(model.observation_space)),
+        "action_space": json.dumps(encode_space(model.action_space)),
+        "hyperparams": json.dumps(hyperparams, sort_keys=True),
+    }
+
+
+def policy_from_checkpoint(tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> SB3Policy:
+    """Construct the SB3 policy the metadata describes and load ``tensors`` into it (strict: names and shapes)."""
+    algo = metadata.get("algo")
+    if metadata.get("kind") != CHECKPOINT_KIND or algo not in ALGORITHM_CLASSES:
+        raise ValueError(f"not a Stable-Baselines3 policy checkpoint (kind {metadata.get('kind')!r}, algo {algo!r})")
+    aliases = ALGORITHM_CLASSES[algo].policy_aliases
+    if metadata.get("policy") not in aliases:
+        raise ValueError(f"policy {metadata.get('policy')!r} is not one of {algo}'s: {', '.join(aliases)}")
+    kwargs = decode_policy_kwargs(json.loads(metadata["policy_kwargs"]))
+    if algo in TAKES_LR_SCHEDULE:
+        kwargs["lr_schedule"] = ConstantSchedule(0.0)  # only the optimizer uses it, and it is never stepped
+    if algo in TAKES_USE_SDE:
+        kwargs["use_sde"] = bool(metadata["use_sde"])
+    observation_space = decode_space(json.loads(metadata["observation_space"]))
+    action_space = decode_space(json.loads(metadata["action_space"]))
+    policy = aliases[metadata["policy"]](observation_space, action_space, **kwargs)
+    policy.load_state_dict(tensors, strict=True)
+    policy.set_training_mode(False)
+    return SB3Policy(policy, metadata)
+
+
+def encode_space(space: gym.Space) -> dict[str, Any]:
+    if isinstance(space, spaces.Discrete):
+        return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
+    if isinstance(space, spaces.Box):
+        return {
+            "type": "Box",
+            "low": [_encode_float(value) for value in space.low.ravel().tolist()],
+            "high": [_encode_float(value) for value in space.high.ravel().tolist()],
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+        }
+    raise TypeError(f"cannot store a {type(space).__name__} space in a checkpoint (only Box and Discrete)")
+
+
+def decode_space(data: dict[str, Any]) -> gym.Space:
+    if data.get("type") == "Discrete":
+        return spaces.Discrete(int(data["n"]), start=int(data["start"]))
+    if data.get("type") == "Box":
+        shape = tuple(int(size) for size in data["shape"])
+        dtype = np.dtype(data["dtype"])
+        low = np.array([float(value) for value in data["low"]], dtype=dtype).reshape(shape)
+        high = np.array([float(value) for value in data["high"]], dtype=dtype).reshape(shape)
+        return spaces.Box(low, high, shape, dtype)
+    raise ValueError(f"unknown space in checkpoint metadata: {data!r}")
+
+
+def _encode_float(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)  # JSON has no inf; float("inf") reads "inf" back
+
+
+# ---- training ----
+
+
+class _StopTraining(Exception):
+    """Raised by the callback when the monitor says stop; sb3-contrib's ARS ignores a callback returning False."""
+
+
+class _MonitorCallback(BaseCallback):
+    def __init__(self, monitor: TrainingMonitor, policy: SB3Policy) -> None:
+        super().__init__(verbose=0)
+        self.monitor = monitor
+        self.policy = policy
+
+    def _on_step(self) -> bool:
+        if self.monitor.update(self.model.num_timesteps, self.policy):
+            raise _StopTraining
+        return True
+
+
+def train(config: SB3Config, monitor: TrainingMonitor | None = None) -> TrainResult:
+    algo = config.ALGO
+    device = resolve_device(config.device)
+    env_id = registered_id(config.env_id)
+    check_env_for_training(env_id)
+    if monitor is None:
+        monitor = TrainingMonitor(
+            env_id,
+            config.seed,
+            config.total_steps,
+            config.eval_every,
+            config.eval_episodes,
+            config.stop_when_solved,
+            progress=config.progress,
+        )
+    hyperparams = config.sb3_hyperparams
+    envs = make_vec_env(env_id, n_envs=int(hyperparams.get("n_envs", 1)), seed=config.seed)
+    try:
+        model = build_model(algo, hyperparams, envs, config.seed, device)
+        policy = SB3Policy(model.policy, policy_metadata(algo, env_id, model, hyperparams))
+        with contextlib.suppress(_StopTraining):  # the monitor said stop: solved, or the budget is spent
+            model.learn(total_timesteps=config.total_steps, callback=_MonitorCallback(monitor, policy))
+    finally:
+        envs.close()
+    return monitor.finish(policy)
+
+
+CONFIGS: dict[str, type[SB3Config]] = {
+    config.ALGO: config for config in (PPOConfig, A2CConfig, DQNConfig, SACConfig, TD3Config, SB3ARSConfig)
+}
+
+
+def check_env(env_id: str) -> None:
+    """The registry's pre-flight hook: the CLI runs the gate before it creates the run directory."""
+    check_env_for_training(registered_id(env_id))

@@ -1,0 +1,202 @@
+"""``compare`` and ``plot``: a tiny matrix in real worker processes, resume, failed and crashed runs, CSV-only plots."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines import compare as compare_module
+from baselines.cli import main
+from baselines.compare import (
+    COMPARE_FILE,
+    RESULT_COLUMNS,
+    RESULTS_MD,
+    CompareError,
+    CompareSettings,
+    compare,
+    format_markdown,
+)
+from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, _on_grid
+from baselines.runs import METRICS_FILE, SUMMARY_FILE
+
+CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
+ENVS = [CONTINUOUS_ID, DISCRETE_ID]
+ALGOS = ["ars", "ppo", "dqn", "sac", "sb3-ars"]
+TINY_BUDGET = 200
+EVAL_EVERY = 100
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# Envs importable by the spawned workers (the module is written to a folder on sys.path, which spawn passes on).
+BROKEN_ENVS_MODULE = """
+import os
+
+import gymnasium as gym
+import numpy as np
+
+from continuous_cartpole.env import CartPoleEnv
+
+
+class FlawedCartPole(gym.Env):
+    metadata = {"render_modes": [], "render_fps": 50}
+
+    def __init__(self, flaw):
+        self.inner = CartPoleEnv(continuous=False)
+        self.flaw = flaw
+        self.action_space = self.inner.action_space
+        self.observation_space = self.inner.observation_space
+
+    def reset(self, *, seed=None, options=None):
+        if self.flaw == "crash":
+            os._exit(3)  # the worker process dies without a word, as on a segfault or the OOM killer
+        super().reset(seed=seed)
+        return self.inner.reset(seed=seed, options=options)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.inner.step(action)
+        return obs, np.float32(reward), terminated, truncated, info  # SB3's checker wants a Python float
+
+
+for env_id, flaw in (("CrashingCartPole-v0", "crash"), ("NumpyRewardCartPole-v0", "numpy_reward")):
+    if env_id not in gym.registry:
+        gym.register(env_id, entry_point=FlawedCartPole, kwargs={"flaw": flaw}, max_episode_steps=500,
+                     reward_threshold=475.0)
+"""
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture(scope="module")
+def matrix_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny comparison in two real worker processes, shared by the tests that only read it."""
+    root = tmp_path_factory.mktemp("compare") / "out"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+        compare(root, ALGOS, ENVS, 2, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
+    return root
+
+
+def expected_runs() -> set[tuple[str, str, str]]:
+    supported = {"dqn": [DISCRETE_ID], "sac": [CONTINUOUS_ID]}
+    return {(algo, env, seed) for algo in ALGOS for env in supported.get(algo, ENVS) for seed in ("0", "1")}
+
+
+def test_matrix_writes_one_row_per_run_and_every_file(matrix_dir: Path) -> None:
+    rows = read_csv(matrix_dir / RESULTS_CSV)
+    assert tuple(rows[0]) == RESULT_COLUMNS
+    assert {(row["algo"], row["env_id"], row["seed"]) for row in rows} == expected_runs()
+    assert len(rows) == len(expected_runs())
+    for row in rows:
+        assert row["status"] == "finished", row["error"]
+        assert int(row["env_steps"]) >= TINY_BUDGET or row["solved_env_steps"]
+        assert row["device"] == "cpu" and float(row["reward_threshold"]) == 475.0
+    assert (matrix_dir / CURVES_PNG).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_curves_csv_holds_every_evaluation_of_every_run(matrix_dir: Path) -> None:
+    curves = read_csv(matrix_dir / CURVES_CSV)
+    for algo, env_id, seed in expected_runs():
+        metrics = read_csv(matrix_dir / "runs" / algo / env_id / f"seed{seed}" / METRICS_FILE)
+        mine = [row for row in curves if (row["algo"], row["env_id"], row["seed"]) == (algo, env_id, seed)]
+        assert [row["env_steps"] for row in mine] == [row["env_steps"] for row in metrics]
+        assert [row["eval_return_mean"] for row in mine] == [row["eval_return_mean"] for row in metrics]
+
+
+def test_markdown_table_has_a_row_per_supported_pair(matrix_dir: Path) -> None:
+    table = (matrix_dir / RESULTS_MD).read_text(encoding="utf-8")
+    pairs = {(algo, env) for algo, env, _ in expected_runs()}
+    for algo, env_id in pairs:
+        assert sum(line.startswith(f"| {algo} | {env_id} | ") and "/2 |" in line for line in table.splitlines()) == 1
+    assert f"| dqn | {CONTINUOUS_ID}" not in table and f"| sac | {DISCRETE_ID}" not in table
+
+
+def test_resume_skips_finished_runs_and_redoes_the_rest(
+    matrix_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    redo = root / "runs" / "ppo" / DISCRETE_ID / "seed1"
+    (redo / SUMMARY_FILE).unlink()  # as if its worker had been killed mid-run
+    summaries = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
+    assert main([*args, "--workers", "1", "--no-progress"]) == 0
+    assert all(path.read_bytes() == content for path, content in summaries.items())  # none retrained
+    assert (redo / SUMMARY_FILE).is_file()
+    rows = read_csv(root / RESULTS_CSV)
+    assert len(rows) == len(expected_runs()) and {row["status"] for row in rows} == {"finished"}
+    assert "| ppo | DiscreteCartPole-v0 |" in capsys.readouterr().out
+
+
+def test_failed_and_crashed_runs_are_recorded_and_the_others_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "flawed_cartpoles.py").write_text(textwrap.dedent(BROKEN_ENVS_MODULE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", {"sb3-ars": TINY_BUDGET})
+    envs = [DISCRETE_ID, "flawed_cartpoles:CrashingCartPole-v0", "flawed_cartpoles:NumpyRewardCartPole-v0"]
+    root = tmp_path / "out"
+    compare(root, ["sb3-ars"], envs, 1, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
+    rows = {row["env_id"]: row for row in read_csv(root / RESULTS_CSV)}
+    assert rows[DISCRETE_ID]["status"] == "finished"
+    crashed, failed = rows["flawed_cartpoles:CrashingCartPole-v0"], rows["flawed_cartpoles:NumpyRewardCartPole-v0"]
+    assert crashed["status"] == "failed" and "worker process died" in crashed["error"]
+    assert failed["status"] == "failed" and "Stable-Baselines3's check_env failed" in failed["error"]
+    table = (root / RESULTS_MD).read_text(encoding="utf-8")
+    assert "worker process died" in table and "check_env failed" in table
+    sys.modules.pop("flawed_cartpoles", None)
+
+
+def test_other_settings_in_the_same_directory_are_refused(matrix_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(CompareError, match="other settings"):
+        compare(matrix_dir, ["ppo"], [DISCRETE_ID], 1, quick=False, eval_every=EVAL_EVERY, progress=False)
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(CompareError, match=f"holds no {COMPARE_FILE}"):
+        compare(tmp_path, ["ppo"], [DISCRETE_ID], 1, quick=True, progress=False)
+    with pytest.raises(CompareError, match="matrix is empty"):
+        compare(tmp_path / "new", ["dqn"], [CONTINUOUS_ID], 1, quick=True, progress=False)
+
+
+def test_plot_redraws_from_the_csv_files_alone(matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for name in (RESULTS_CSV, CURVES_CSV):
+        shutil.copy(matrix_dir / name, tmp_path / name)
+    assert main(["plot", str(tmp_path)]) == 0
+    assert (tmp_path / CURVES_PNG).read_bytes().startswith(PNG_SIGNATURE)
+    (tmp_path / CURVES_CSV).unlink()
+    assert main(["plot", str(tmp_path)]) == 2
+    assert f"{tmp_path / CURVES_CSV} does not exist" in capsys.readouterr().err
+
+
+def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() -> None:
+    def row(seed: int, solved: int | None, seconds: float | None, final: float | None, status: str) -> dict:
+        values = dict.fromkeys(RESULT_COLUMNS)
+        values.update(algo="ppo", env_id=DISCRETE_ID, seed=seed, status=status, solved_env_steps=solved)
+        values.update(solved_wall_seconds=seconds, final_eval_return_mean=final)
+        values["error"] = "ValueError: boom" if status == "failed" else None
+        return values
+
+    rows = [
+        row(0, 3000, 3.0, 500.0, "finished"),
+        row(1, 1000, 1.0, 480.0, "finished"),
+        row(2, 2000, 9.0, 490.0, "finished"),
+        row(3, None, None, 100.0, "finished"),
+        row(4, None, None, None, "failed"),
+    ]
+    table = format_markdown(rows, CompareSettings(quick=True, eval_every=2000, eval_episodes=20), "test machine")
+    assert f"| ppo | {DISCRETE_ID} | 3/5 | 2,000 (1,000–3,000) | 3.0 (1.0–9.0) | 392.5 ± 169.0 | 1 |" in table
+    assert f"- ppo on {DISCRETE_ID}, seed 4: ValueError: boom" in table
+
+
+def test_curves_are_interpolated_and_held_after_the_last_evaluation() -> None:
+    grid = np.array([50.0, 100.0, 150.0, 200.0, 400.0])
+    values = _on_grid(np.array([100.0, 200.0]), np.array([10.0, 30.0]), grid)
+    assert np.isnan(values[0])
+    assert values[1:].tolist() == [10.0, 20.0, 30.0, 30.0]
