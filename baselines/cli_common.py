@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
-
 import gymnasium as gym
 
 from baselines.algorithms import CONTINUOUS, DISCRETE
+from continuous_cartpole.registration import registered_id
 
 
 class CliError(Exception):
@@ -14,18 +13,12 @@ class CliError(Exception):
 
 
 def resolve_env_id(env_id: str) -> str:
-    """The registered id for ``env_id``, importing ``module`` first for Gymnasium's ``module:EnvId`` form.
-
-    ``gym.make``/``gym.make_vec`` accept ``module:EnvId`` but ``gym.spec`` (used by ``TrainingMonitor``) does not,
-    so training gets the plain id and the run keeps the id as given.
-    """
-    module, _, name = env_id.rpartition(":")
+    """The registered id for ``env_id`` (``module:EnvId`` accepted); a ``CliError`` naming an unknown id or module."""
     try:
-        importlib.import_module(module or "continuous_cartpole")
+        return registered_id(env_id)
     except ImportError as error:
+        module = env_id.rpartition(":")[0]
         raise CliError(f"cannot import module {module!r} of env id {env_id!r}: {error}") from error
-    try:
-        return gym.spec(name).id
     except gym.error.Error as error:
         raise CliError(f"unknown env id {env_id!r}: {error}") from error
 

@@ -5,7 +5,6 @@ This is the only module of ``continuous_cartpole`` that imports torch; ``import 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import gymnasium as gym
@@ -16,6 +15,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.registration import registered_id
 from continuous_cartpole.reset import reset_bounds
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
@@ -186,6 +186,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
             raise ValueError(f"actions must be on the env's device {self.device}, got a tensor on {actions.device}")
         if actions.dtype == torch.bool or actions.is_complex():
             raise TypeError(f"actions must be real numbers, got dtype {actions.dtype}")
+        if not self.continuous and actions.is_floating_point():
+            raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         if tuple(actions.shape) != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {tuple(actions.shape)}")
         if self.continuous:
@@ -213,17 +215,6 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     def render(self) -> None:
         gym.logger.warn("TorchCartPoleVectorEnv does not render; use CartPoleVectorEnv or CartPoleEnv for frames.")
-
-
-def registered_id(env_id: str) -> str:
-    """The registry id of ``env_id``, importing the module first for Gymnasium's ``"module:EnvId"`` form."""
-    if not isinstance(env_id, str) or not env_id:
-        raise ValueError(f"env id must be a non-empty string, got {env_id!r}")
-    module, _, name = env_id.rpartition(":")
-    if module:
-        importlib.import_module(module)
-    gym.spec(name)  # raises Gymnasium's error naming the unknown id
-    return name
 
 
 def make_torch_vector_env(env_id: str, num_envs: int, **overrides: Any) -> TorchCartPoleVectorEnv:

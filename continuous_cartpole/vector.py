@@ -172,6 +172,8 @@ class CartPoleVectorEnv(VectorEnv):
                 bad = np.flatnonzero(~finite)
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {actions[bad[:10], 0]}")
             return np.clip(actions[:, 0], -1.0, 1.0, dtype=np.float64 if self.dtype == np.float64 else np.float32)
+        if actions.dtype.kind not in "iu":
+            raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         push_right = actions == 1
         if np.count_nonzero(push_right) + np.count_nonzero(actions == 0) != self.num_envs:
             bad = np.flatnonzero((actions != 0) & ~push_right)

@@ -123,7 +123,7 @@ def test_observations_are_fresh_float32_arrays_inside_the_space():
         (True, np.array([["a"], ["b"], ["c"]]), TypeError, "numeric"),
         (False, np.array([0, 2, 1]), ValueError, r"0 or 1; sub-envs \[1\]"),
         (False, np.array([0, 1]), ValueError, "shape"),
-        (False, np.array([0.0, 1.0, 0.5]), ValueError, "0 or 1"),
+        (False, np.array([0.0, 1.0, 1.0]), TypeError, "integers"),
     ],
 )
 def test_bad_batches_are_refused_and_every_sub_env_is_unchanged(continuous, actions, error, message):
