@@ -1,0 +1,84 @@
+"""Time to solve: our ARS and REINFORCE against SB3 PPO (rl-baselines3-zoo CartPole-v1 settings), same run, CPU.
+
+    python benchmarks/bench_solve.py [--seeds 5] [--envs ContinuousCartPole-v0 DiscreteCartPole-v0]
+
+Every algorithm trains in this process, one after the other, on one torch thread, with the same evaluation
+protocol ("solved" = mean of 20 deterministic episodes on a separately seeded env >= 475, evaluated every
+``--eval-every`` env steps, wall time from the start of training with evaluation included). One short warm-up run
+per algorithm first, so that one-off imports (torch's optimizer machinery, SB3) are not charged to the first seed.
+Prints env steps and seconds to solve (median [min-max] over seeds) and the ratio of median wall seconds to PPO's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+from typing import Any
+
+import torch
+
+import continuous_cartpole
+from baselines.algorithms import get_algorithm
+
+ALGOS = ("ars", "reinforce", "ppo")
+BUDGET = 300_000  # per run; a run that does not solve within it counts as unsolved
+
+
+def train_once(algo: str, env_id: str, seed: int, total_steps: int, eval_every: int) -> Any:
+    algorithm = get_algorithm(algo)
+    config = algorithm.config_type()(
+        env_id=env_id, seed=seed, device="cpu", total_steps=total_steps, eval_every=eval_every
+    )
+    return algorithm.load_module().train(config)
+
+
+def spread(values: list[float], fmt: str) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--envs", nargs="+", default=list(continuous_cartpole.ENV_IDS))
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS))
+    parser.add_argument("--eval-every", type=int, default=2_000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch thread, torch {torch.__version__}; "
+        f"{args.seeds} seeds, budget {BUDGET} env steps, evaluation every {args.eval_every} env steps\n"
+    )
+    for algo in args.algos:
+        train_once(algo, args.envs[0], 10_000, 2_000, 2_000)  # warm-up, not reported
+
+    print("| algo | env | solved | env steps to solve | wall s to solve | wall / PPO (median) |")
+    print("|---|---|---|---|---|---|")
+    for env_id in args.envs:
+        rows: dict[str, tuple[list[int], list[float]]] = {}
+        for algo in args.algos:
+            steps, seconds = [], []
+            for seed in range(args.seeds):
+                result = train_once(algo, env_id, seed, BUDGET, args.eval_every)
+                if result.solved_env_steps is not None:
+                    steps.append(result.solved_env_steps)
+                    seconds.append(result.solved_wall_seconds)
+            rows[algo] = (steps, seconds)
+        ppo_seconds = rows.get("ppo", ([], []))[1]
+        for algo, (steps, seconds) in rows.items():
+            ratio = (
+                f"{statistics.median(seconds) / statistics.median(ppo_seconds):.2f}"
+                if seconds and ppo_seconds and len(ppo_seconds) == args.seeds
+                else "-"
+            )
+            print(
+                f"| {algo} | {env_id} | {len(steps)}/{args.seeds} | {spread(steps, ',.0f')} "
+                f"| {spread(seconds, '.2f')} | {ratio} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
