@@ -265,15 +265,7 @@ def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainRes
     obs_std = torch.ones(OBS_DIM, dtype=torch.float32, device=device)
     policy = LinearPolicy(weights, obs_mean, obs_std, envs.continuous, env_id)
     if monitor is None:
-        monitor = TrainingMonitor(
-            env_id,
-            config.seed,
-            config.total_steps,
-            config.eval_every,
-            config.eval_episodes,
-            config.stop_when_solved,
-            progress=config.progress,
-        )
+        monitor = TrainingMonitor.from_config(config)
     env_steps = 0
     while True:
         deltas = torch.randn((n, 1, OBS_DIM), generator=noise, device=device)

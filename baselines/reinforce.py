@@ -240,15 +240,7 @@ def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> Tr
     # The first torch optimizer of a process imports torch._dynamo (about 2 s here): done before the clock starts.
     optimizer = torch.optim.Adam(policy.parameters(), lr=config.learning_rate)
     if monitor is None:
-        monitor = TrainingMonitor(
-            env_id,
-            config.seed,
-            config.total_steps,
-            config.eval_every,
-            config.eval_episodes,
-            config.stop_when_solved,
-            progress=config.progress,
-        )
+        monitor = TrainingMonitor.from_config(config)
 
     env_steps = 0
     while True:

@@ -153,16 +153,7 @@ def train_run(
     # The monitor validates the evaluation settings; build it before touching the directory so a bad config
     # neither creates it nor deletes the old run's files.
     try:
-        monitor = TrainingMonitor(
-            config.env_id,
-            config.seed,
-            config.total_steps,
-            config.eval_every,
-            eval_episodes=config.eval_episodes,
-            stop_when_solved=config.stop_when_solved,
-            on_evaluation=writer.on_evaluation,
-            progress=config.progress,
-        )
+        monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
     except ValueError as error:
         raise RunError(f"invalid evaluation settings: {error}") from error
     owned = {CONFIG_FILE, METRICS_FILE, SUMMARY_FILE} | {entry.checkpoint_file for entry in ALGORITHMS.values()}

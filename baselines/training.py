@@ -80,6 +80,20 @@ class TrainingMonitor:
         self._start = time.perf_counter()
         self._bar = _progress_bar(total_steps, env_id) if progress else None
 
+    @classmethod
+    def from_config(cls, config: Any, **kwargs: Any) -> TrainingMonitor:
+        """A monitor from the fields every algorithm config starts with (``env_id`` ... ``progress``)."""
+        return cls(
+            config.env_id,
+            config.seed,
+            config.total_steps,
+            config.eval_every,
+            eval_episodes=config.eval_episodes,
+            stop_when_solved=config.stop_when_solved,
+            progress=config.progress,
+            **kwargs,
+        )
+
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
 

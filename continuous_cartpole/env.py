@@ -7,12 +7,12 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
 from continuous_cartpole.actions import continuous_force_fraction, discrete_force_sign
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.spaces import action_space, observation_space
 
 
 class CartPoleEnv(gym.Env[np.ndarray, Any]):
@@ -98,12 +98,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.continuous = bool(continuous)
         self.render_mode = render_mode
-        if self.continuous:
-            self.action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        else:
-            self.action_space = spaces.Discrete(2)
-        high = np.array(self.params.observation_high, dtype=np.float32)
-        self.observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self.action_space = action_space(self.continuous)
+        self.observation_space = observation_space(self.params)
 
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow

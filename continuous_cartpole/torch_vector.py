@@ -10,13 +10,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.spaces import action_space, observation_space
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
 CPU_BLOCK = 65536  # envs per physics block on the CPU (see __init__)
@@ -103,12 +103,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.render_mode = None
 
         # NumPy spaces describe shapes and bounds (Gymnasium has no tensor spaces); the env itself speaks tensors.
-        if self.continuous:
-            self.single_action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        else:
-            self.single_action_space = spaces.Discrete(2)
-        high = np.array(self.params.observation_high, dtype=np.float32)
-        self.single_observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self.single_action_space = action_space(self.continuous)
+        self.single_observation_space = observation_space(self.params)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.spaces import action_space, observation_space
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
 # allocator; whole-batch temporaries at N = 65536 make glibc return and re-fault memory on every step (2x slower).
@@ -105,12 +105,8 @@ class CartPoleVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.dtype = np.dtype(dtype)
 
-        if self.continuous:
-            self.single_action_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
-        else:
-            self.single_action_space = spaces.Discrete(2)
-        high = np.array(self.params.observation_high, dtype=np.float32)
-        self.single_observation_space = spaces.Box(-high, high, dtype=np.float32)
+        self.single_action_space = action_space(self.continuous)
+        self.single_observation_space = observation_space(self.params)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
