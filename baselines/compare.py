@@ -37,7 +37,7 @@ from typing import Any
 
 from baselines.atomic import atomic_write_text
 from baselines.plotting import CURVES_CSV, RESULTS_CSV, plot_directory
-from baselines.runs import FAILED, FINISHED, METRICS_FILE, SUMMARY_FILE, RunError, read_summary
+from baselines.runs import FAILED, FINISHED, METRICS_FILE, SUMMARY_FILE, RunError, read_run_config, read_summary
 
 COMPARE_FILE = "compare.json"
 RUNS_DIR = "runs"
@@ -49,17 +49,18 @@ NOT_STARTED = "not_started"
 FULL_SEEDS = 5
 QUICK_SEEDS = 2
 EVAL_EVERY = 2_000  # one cadence for every algorithm, so the curves and "solved" steps are comparable
-# --quick env-step budgets, sized so the whole default matrix (13 runs per seed) fits in 10 minutes on 2 cores.
+# --quick env-step budgets: the default matrix (13 runs per seed, 2 seeds) took 1m45s with half of these budgets for
+# SAC, TD3 and DQN on 2 shared cores; these keep it well inside 10 minutes.
 # Full runs use each algorithm's own default budget (its config's total_steps).
 QUICK_BUDGETS = {
-    "ars": 30_000,
-    "reinforce": 30_000,
-    "ppo": 30_000,
-    "a2c": 30_000,
-    "dqn": 30_000,
-    "sac": 6_000,
-    "td3": 6_000,
-    "sb3-ars": 30_000,
+    "ars": 50_000,
+    "reinforce": 100_000,
+    "ppo": 50_000,
+    "a2c": 100_000,
+    "dqn": 50_000,
+    "sac": 15_000,
+    "td3": 15_000,
+    "sb3-ars": 50_000,
 }
 QUICK_DEFAULT_BUDGET = 20_000  # an algorithm registered later and missing above
 
@@ -76,6 +77,7 @@ RESULT_COLUMNS = (
     "wall_seconds",
     "device",
     "reward_threshold",
+    "total_steps",
     "error",
 )
 CURVE_COLUMNS = ("algo", "env_id", "seed", "env_steps", "wall_seconds", "eval_return_mean", "eval_return_std")
@@ -116,7 +118,7 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
     """The runs of the matrix, and a note for each algorithm x env pair skipped (unsupported action space)."""
     from baselines.algorithms import ALGORITHMS
     from baselines.env_checks import action_kind
-    from continuous_cartpole.torch_vector import registered_id
+    from continuous_cartpole import registered_id
 
     if seeds < 1:
         raise CompareError(f"--seeds must be at least 1, got {seeds}")
@@ -247,10 +249,10 @@ def _new_worker() -> ProcessPoolExecutor:
 def _init_worker() -> None:
     import torch
 
+    from baselines.devices import warm_up_torch
+
     torch.set_num_threads(1)  # resolve_device does this again for "cpu"; here it also covers "auto" on CPU
-    # Torch's first optimizer construction imports lazily for seconds (measured 1-3 s); pay it here, not inside
-    # the wall-clock time of whichever run a worker trains first.
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    warm_up_torch()
 
 
 def _clear_stale_outcome(run_dir: Path) -> None:
@@ -263,7 +265,7 @@ def train_one(run: RunSpec, run_dir: str, settings: CompareSettings, device: str
     """Worker entry point: train ``run`` into ``run_dir``; never raises for a failed run, it records why."""
     from baselines.algorithms import get_algorithm
     from baselines.runs import train_run
-    from continuous_cartpole.torch_vector import registered_id
+    from continuous_cartpole import registered_id
 
     path = Path(run_dir)
     try:
@@ -325,6 +327,7 @@ def _result_row(root: Path, run: RunSpec) -> tuple[dict[str, Any], list[dict[str
     run_dir = run.run_dir(root)
     row: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS)
     row.update(algo=run.algo, env_id=run.env_id, seed=run.seed, reward_threshold=_reward_threshold(run.env_id))
+    row["total_steps"] = _budget_of(run_dir, run.total_steps)
     try:
         summary = read_summary(run_dir)
     except RunError as error:
@@ -352,6 +355,14 @@ def _result_row(root: Path, run: RunSpec) -> tuple[dict[str, Any], list[dict[str
         row["status"], row["error"] = FAILED, f"finished, but its {METRICS_FILE} is unreadable: {error}"
         return row, []
     return row, metrics
+
+
+def _budget_of(run_dir: Path, planned: int | None) -> int | None:
+    """The run's env-step budget: as its config.json recorded it, else as planned (None: the algorithm's default)."""
+    try:
+        return int(read_run_config(run_dir)["config"]["total_steps"])
+    except (RunError, KeyError, TypeError, ValueError):
+        return planned
 
 
 def _missing_summary(run_dir: Path, error: RunError) -> tuple[str, str | None]:
@@ -400,7 +411,7 @@ def format_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
 def format_markdown(rows: Sequence[dict[str, Any]], settings: CompareSettings, machine: str) -> str:
     """The summary table: per algorithm x env, seeds solved, steps and seconds to solve, final return."""
     seeds = len({row["seed"] for row in rows})
-    budgets = "--quick budgets (see baselines/compare.py)" if settings.quick else "each algorithm's default budget"
+    budgets = "--quick budgets" if settings.quick else "each algorithm's default budget"
     lines = [
         "# Cart-pole baselines: comparison",
         "",
@@ -412,8 +423,8 @@ def format_markdown(rows: Sequence[dict[str, Any]], settings: CompareSettings, m
         "(min-max) over the solved seeds; wall seconds count from the start of training, evaluations included. "
         "Final return: mean ± std over seeds of each run's last evaluation.",
         "",
-        "| algo | env | solved / run | env steps to solve | wall s to solve | final return | failed |",
-        "|---|---|---|---|---|---|---|",
+        "| algo | env | budget | solved / run | env steps to solve | wall s to solve | final return | failed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
@@ -422,8 +433,10 @@ def format_markdown(rows: Sequence[dict[str, Any]], settings: CompareSettings, m
         solved = [row for row in group if row["solved_env_steps"] is not None]
         finals = [row["final_eval_return_mean"] for row in group if row["final_eval_return_mean"] is not None]
         failed = sum(row["status"] != FINISHED for row in group)
+        budgets = sorted({row["total_steps"] for row in group if row["total_steps"] is not None})
+        budget = " / ".join(f"{value:,}" for value in budgets) or "–"
         lines.append(
-            f"| {algo} | {env_id} | {len(solved)}/{len(group)} "
+            f"| {algo} | {env_id} | {budget} | {len(solved)}/{len(group)} "
             f"| {_median_range([row['solved_env_steps'] for row in solved], '{:,.0f}')} "
             f"| {_median_range([row['solved_wall_seconds'] for row in solved], '{:.1f}')} "
             f"| {_mean_std(finals)} | {failed} |"
@@ -495,7 +508,10 @@ def compare(
     eval_episodes: int = 20,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Plan, run (resuming), and summarise; returns the results rows. Writes the results also when interrupted."""
+    """Plan, run (resuming), and summarise; returns the results rows. Writes the results also when interrupted.
+
+    Workers are spawned, so a script calling this must do so under ``if __name__ == "__main__":``.
+    """
     root = Path(root)
     if eval_every < 1 or eval_episodes < 20:
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")

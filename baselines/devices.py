@@ -35,3 +35,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
     else:
         raise ValueError(f"unsupported device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
     return resolved
+
+
+def warm_up_torch() -> None:
+    """Pay torch's one-off lazy imports (the first optimizer imports ``torch._dynamo``: 1-3 s measured here) now,
+    so that they are not charged to the wall-clock time of the first training run of a process."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])

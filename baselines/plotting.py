@@ -148,8 +148,9 @@ def _draw_median_band(ax: object, runs: list[tuple[np.ndarray, np.ndarray]], col
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any seed's first evaluation
         low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
-    marker = "o" if grid.size == 1 else None
-    ax.plot(grid, median, color=colour, linewidth=2, label=label, marker=marker)  # type: ignore[attr-defined]
+    ax.plot(grid, median, color=colour, linewidth=2, label=label)  # type: ignore[attr-defined]
+    # where the runs end (most stop when solved): also makes a run solved at its first evaluation visible
+    ax.plot(grid[-1], median[-1], color=colour, marker="o", markersize=5)  # type: ignore[attr-defined]
     ax.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)  # type: ignore[attr-defined]
 
 

@@ -152,6 +152,9 @@ def train_run(
     writer = RunWriter(check_run_dir(out, overwrite), algorithm.save_policy)
     # The monitor validates the evaluation settings; build it before touching the directory so a bad config
     # neither creates it nor deletes the old run's files.
+    from baselines.devices import warm_up_torch  # every algorithm here trains with torch
+
+    warm_up_torch()  # before the monitor's clock starts
     try:
         monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
     except ValueError as error:

@@ -2,10 +2,10 @@
 
 ``train(config)`` refuses an env whose action space the algorithm does not support, passes the env through the
 checker gate (``baselines.env_checks``), builds the SB3 model from the hyperparameter table
-(``baselines.sb3_hyperparams``) with the config's ``hyperparams`` on top, and learns with a callback that hands
-every env step to our ``TrainingMonitor``: evaluation protocol, cadence and "solved" rule are the monitor's, not
-SB3's ``EvalCallback``. When the monitor says stop (solved, or the budget), the callback raises, because
-sb3-contrib's ARS ignores a callback's False.
+(``baselines.sb3_hyperparams``, imported as ``table``) with the config's ``hyperparams`` on top, and learns with a
+callback that hands every env step to our ``TrainingMonitor``: evaluation protocol, cadence and "solved" rule are
+the monitor's, not SB3's ``EvalCallback``. When the monitor says stop (solved, or the budget), the callback raises,
+because sb3-contrib's ARS ignores a callback's False.
 
 Checkpoints hold the SB3 policy's ``state_dict`` as safetensors plus JSON metadata to rebuild the network (the
 policy class by its SB3 alias, the spaces, the ``policy_kwargs``); SB3's own ``.zip`` is not used because loading it
@@ -34,11 +34,11 @@ from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckA
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
-from baselines import sb3_hyperparams
+from baselines import sb3_hyperparams as table
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.training import TrainingMonitor, TrainResult
-from continuous_cartpole.torch_vector import registered_id
+from continuous_cartpole import registered_id
 
 ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO,
@@ -94,22 +94,22 @@ class SB3Config:
     def __post_init__(self) -> None:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
-        for name in ("seed", "total_steps", "eval_every", "eval_episodes"):
+        for name, minimum in (("seed", 0), ("total_steps", 1), ("eval_every", 1), ("eval_episodes", 1)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or (value < 1 and name != "seed"):
-                raise ValueError(f"{type(self).__name__}.{name} must be a positive integer, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"{type(self).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
         overrides = parse_hyperparams(self.ALGO, self.hyperparams)
         kind = action_kind(registered_id(self.env_id))
-        supported = sb3_hyperparams.action_spaces(self.ALGO)
+        supported = table.action_spaces(self.ALGO)
         if kind not in supported:
             raise ValueError(
                 f"{self.ALGO} only supports {' and '.join(sorted(supported))} action spaces; {self.env_id} is {kind}"
             )
-        object.__setattr__(self, "sb3_hyperparams", sb3_hyperparams.resolve(self.ALGO, kind, overrides))
+        object.__setattr__(self, "sb3_hyperparams", table.resolve(self.ALGO, kind, overrides))
 
 
 def _budget(algo: str) -> int:
-    return max(entry.budget for (name, _), entry in sb3_hyperparams.TABLE.items() if name == algo)
+    return max(entry.budget for (name, _), entry in table.TABLE.items() if name == algo)
 
 
 @dataclass(frozen=True)
@@ -336,15 +336,7 @@ def train(config: SB3Config, monitor: TrainingMonitor | None = None) -> TrainRes
     env_id = registered_id(config.env_id)
     check_env_for_training(env_id)
     if monitor is None:
-        monitor = TrainingMonitor(
-            env_id,
-            config.seed,
-            config.total_steps,
-            config.eval_every,
-            config.eval_episodes,
-            config.stop_when_solved,
-            progress=config.progress,
-        )
+        monitor = TrainingMonitor.from_config(config)
     hyperparams = config.sb3_hyperparams
     envs = make_vec_env(env_id, n_envs=int(hyperparams.get("n_envs", 1)), seed=config.seed)
     try:

@@ -98,6 +98,7 @@ def test_matrix_writes_one_row_per_run_and_every_file(matrix_dir: Path) -> None:
         assert row["status"] == "finished", row["error"]
         assert int(row["env_steps"]) >= TINY_BUDGET or row["solved_env_steps"]
         assert row["device"] == "cpu" and float(row["reward_threshold"]) == 475.0
+        assert int(row["total_steps"]) == TINY_BUDGET
     assert (matrix_dir / CURVES_PNG).read_bytes().startswith(PNG_SIGNATURE)
 
 
@@ -179,7 +180,7 @@ def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() 
     def row(seed: int, solved: int | None, seconds: float | None, final: float | None, status: str) -> dict:
         values = dict.fromkeys(RESULT_COLUMNS)
         values.update(algo="ppo", env_id=DISCRETE_ID, seed=seed, status=status, solved_env_steps=solved)
-        values.update(solved_wall_seconds=seconds, final_eval_return_mean=final)
+        values.update(solved_wall_seconds=seconds, final_eval_return_mean=final, total_steps=100_000)
         values["error"] = "ValueError: boom" if status == "failed" else None
         return values
 
@@ -191,7 +192,7 @@ def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() 
         row(4, None, None, None, "failed"),
     ]
     table = format_markdown(rows, CompareSettings(quick=True, eval_every=2000, eval_episodes=20), "test machine")
-    assert f"| ppo | {DISCRETE_ID} | 3/5 | 2,000 (1,000–3,000) | 3.0 (1.0–9.0) | 392.5 ± 169.0 | 1 |" in table
+    assert f"| ppo | {DISCRETE_ID} | 100,000 | 3/5 | 2,000 (1,000–3,000) | 3.0 (1.0–9.0) | 392.5 ± 169.0 | 1 |" in table
     assert f"- ppo on {DISCRETE_ID}, seed 4: ValueError: boom" in table
 
 
