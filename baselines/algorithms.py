@@ -8,13 +8,9 @@ An algorithm module provides (see the team brief's contract):
   eval_episodes, stop_when_solved, progress``; the CLI turns the remaining fields into typed flags;
 - ``train(config, monitor=None) -> TrainResult``;
 - ``policy_from_checkpoint(tensors, metadata) -> policy`` for policies with ``tensors()`` and ``metadata()``,
-  saved as safetensors in ``checkpoint_file`` (the default);
-- or, for policies stored another way (an SB3 model), both hooks ``save_policy(policy, path)`` and
-  ``load_policy(path) -> policy`` and an entry whose ``checkpoint_file`` names that file;
+  saved as safetensors in ``CHECKPOINT_FILE`` (SB3's policies too: its ``.zip`` would unpickle on loading);
 - optionally ``check_env(env_id) -> None``, raising ``ValueError`` for an env it cannot train on (SB3's env
   checkers); the CLI calls it before it creates the run directory and reports the error without a traceback.
-
-The policy is saved after every evaluation, so ``save_policy`` must write atomically (``baselines.atomic``).
 """
 
 from __future__ import annotations
@@ -52,7 +48,6 @@ class Algorithm:
     action_spaces: frozenset[str] = frozenset({CONTINUOUS, DISCRETE})
     continuous_only_options: frozenset[str] = frozenset()  # config fields refused on a discrete env
     torch_env: bool = False  # trains on TorchCartPoleVectorEnv, so only on continuous_cartpole's envs
-    checkpoint_file: str = CHECKPOINT_FILE
 
     def load_module(self) -> ModuleType:
         return importlib.import_module(self.module)
@@ -68,25 +63,16 @@ class Algorithm:
 
     def save_policy(self, policy: Any, run_dir: Path) -> Path:
         """Save ``policy`` into ``run_dir`` atomically; returns the checkpoint's path."""
-        path = Path(run_dir) / self.checkpoint_file
-        module = self.load_module()
-        if hasattr(module, "save_policy"):
-            module.save_policy(policy, path)
-        else:
-            save_checkpoint(path, policy.tensors(), policy.metadata())
+        path = Path(run_dir) / CHECKPOINT_FILE
+        save_checkpoint(path, policy.tensors(), policy.metadata())
         return path
 
     def load_policy(self, run_dir: Path) -> Any:
         """The policy saved in ``run_dir``; ``CheckpointError`` when the file is missing or unusable."""
-        path = Path(run_dir) / self.checkpoint_file
-        module = self.load_module()
-        if hasattr(module, "load_policy"):
-            if not path.is_file():
-                raise CheckpointError(f"checkpoint {path} does not exist")
-            return module.load_policy(path)
+        path = Path(run_dir) / CHECKPOINT_FILE
         tensors, metadata = load_checkpoint(path)
         try:
-            return module.policy_from_checkpoint(tensors, metadata)
+            return self.load_module().policy_from_checkpoint(tensors, metadata)
         except (KeyError, ValueError, TypeError, RuntimeError) as error:  # missing/misshapen tensors or metadata
             raise CheckpointError(f"checkpoint {path} does not describe a valid {self.name} policy: {error}") from error
 

@@ -37,7 +37,8 @@ import torch
 
 from baselines.devices import resolve_device
 from baselines.training import TrainingMonitor, TrainResult
-from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env, registered_id
+from continuous_cartpole.registration import registered_id
+from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
 ALGO = "ars"
 OBS_DIM = 4
@@ -67,6 +68,8 @@ class ARSConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ARSConfig.{name} must be a positive integer, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"ARSConfig.seed must be a non-negative integer, got {self.seed!r}")
         if self.top_b is not None and (
             isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
         ):

@@ -3,7 +3,8 @@
 Each subcommand is a small module with ``add_parser(subparsers) -> None``, which adds its parser and sets
 ``handler=<function(args) -> int exit code>`` as a default. To add a subcommand, write such a module and list it in
 ``SUBCOMMANDS``. Keep heavy imports (torch, SB3, pygame) inside the handler so ``--help`` stays fast. Handlers raise
-``CliError`` (or ``RunError``/``CheckpointError``) for user errors: the message goes to stderr, exit code 2.
+``CliError`` (or ``RunError``/``CheckpointError``/``TrainingDiverged``) for user errors: the message goes to stderr,
+exit code 2.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from baselines.checkpoint import CheckpointError
 from baselines.cli_common import CliError
 from baselines.runs import RunError
+from baselines.training import TrainingDiverged
 
 PROG = "cartpole-baselines"
 SUBCOMMANDS = (
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
-    except (CliError, RunError, CheckpointError) as error:
+    except (CliError, RunError, CheckpointError, TrainingDiverged) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -1,10 +1,12 @@
-"""Helpers every ``cartpole-baselines`` subcommand shares: user errors and env ids."""
+"""Helpers every ``cartpole-baselines`` subcommand shares: user errors, env ids and seeds."""
 
 from __future__ import annotations
 
+import argparse
+
 import gymnasium as gym
 
-from baselines.algorithms import CONTINUOUS, DISCRETE
+from baselines import env_checks
 from continuous_cartpole.registration import registered_id
 
 
@@ -24,14 +26,19 @@ def resolve_env_id(env_id: str) -> str:
 
 
 def action_kind(env_id: str) -> str:
-    """``"continuous"`` for a Box action space, ``"discrete"`` for Discrete; anything else is refused."""
-    env = gym.make(env_id)
+    """``"continuous"`` for a Box action space, ``"discrete"`` for Discrete; a ``CliError`` for anything else."""
     try:
-        space = env.action_space
-    finally:
-        env.close()
-    if isinstance(space, gym.spaces.Box):
-        return CONTINUOUS
-    if isinstance(space, gym.spaces.Discrete):
-        return DISCRETE
-    raise CliError(f"env {env_id} has a {type(space).__name__} action space; only Box and Discrete are supported")
+        return env_checks.action_kind(env_id)
+    except ValueError as error:
+        raise CliError(str(error)) from error
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: NumPy, Gymnasium and torch all refuse negative seeds, so refuse them here."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
+    return value

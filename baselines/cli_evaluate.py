@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from baselines.cli_common import CliError, resolve_env_id
+from baselines.cli_common import CliError, resolve_env_id, seed_arg
 
 # Apart from the training env (seed) and the training-time evaluations (seed + 1_000_003).
 EVALUATE_SEED_OFFSET = 2_000_006
@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_dir", type=Path, metavar="DIR", help="run directory written by 'train'")
     parser.add_argument("--episodes", type=int, default=100, help="number of episodes (default: 100)")
-    parser.add_argument("--seed", type=int, help=f"env seed (default: the run's seed + {EVALUATE_SEED_OFFSET})")
+    parser.add_argument("--seed", type=seed_arg, help=f"env seed (default: the run's seed + {EVALUATE_SEED_OFFSET})")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(handler=run)
 

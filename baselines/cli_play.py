@@ -6,7 +6,7 @@ import argparse
 
 import gymnasium as gym
 
-from baselines.cli_common import CliError, resolve_env_id
+from baselines.cli_common import CliError, resolve_env_id, seed_arg
 from baselines.play import is_continuous, play_frames
 from continuous_cartpole.rendering import FrameWindow, WindowError
 
@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "discrete env pushes with full force and waits while no arrow is held. Esc or closing the window quits.",
     )
     parser.add_argument("--env", default="ContinuousCartPole-v0", metavar="ID", help="(default: ContinuousCartPole-v0)")
-    parser.add_argument("--seed", type=int, help="seed of the first reset (default: random)")
+    parser.add_argument("--seed", type=seed_arg, help="seed of the first reset (default: random)")
     parser.add_argument(
         "--ramp-seconds", type=float, default=0.5, help="time to full force while an arrow is held (default: 0.5)"
     )

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
-from baselines.cli_common import CliError, resolve_env_id
+from baselines.cli_common import CliError, resolve_env_id, seed_arg
 from baselines.rollouts import (
     SCRIPTED_POLICIES,
     GridFrame,
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", metavar="ID", help="env id for a scripted policy, instead of DIR")
     parser.add_argument("--policy", choices=SCRIPTED_POLICIES, help="scripted policy for --env (default: random)")
     parser.add_argument("--episodes", type=int, default=1, help="episodes (per sub-env with --grid; default: 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first reset (default: 0)")
+    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of the first reset (default: 0)")
     parser.add_argument("--human", action="store_true", help="show the rollout in a window; Esc or closing it stops")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write a .gif (pillow) or an .mp4 (the video extra)")
     parser.add_argument("--grid", metavar="RxC", help="tile R x C sub-envs of the vector env into one frame, e.g. 4x4")

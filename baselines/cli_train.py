@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.algorithms import ALGORITHMS, COMMON_CONFIG_FIELDS, CONTINUOUS, Algorithm
-from baselines.cli_common import CliError, action_kind, resolve_env_id
+from baselines.cli_common import CliError, action_kind, resolve_env_id, seed_arg
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTION_PREFIX = "option__"  # namespace attribute prefix of the generated flags
@@ -77,7 +77,11 @@ def _add_run_flags(parser: argparse.ArgumentParser, config_type: type) -> None:
     run.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory (new or empty)")
     run.add_argument("--overwrite", action="store_true", help="replace the run files in a non-empty --out")
     run.add_argument(
-        "--seed", type=int, default=argparse.SUPPRESS, metavar="S", help=f"training seed (default: {defaults['seed']})"
+        "--seed",
+        type=seed_arg,
+        default=argparse.SUPPRESS,
+        metavar="S",
+        help=f"training seed (default: {defaults['seed']})",
     )
     run.add_argument(
         "--device", choices=DEVICES, default=argparse.SUPPRESS, help=f"torch device (default: {defaults['device']})"

@@ -515,6 +515,8 @@ def compare(
     root = Path(root)
     if eval_every < 1 or eval_episodes < 20:
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")
+    if workers < 1:  # before record_plan writes anything into root
+        raise CompareError(f"--workers must be at least 1, got {workers}")
     settings = CompareSettings(quick=quick, eval_every=eval_every, eval_episodes=eval_episodes)
     runs, skipped = plan_runs(algos, env_ids, seeds, quick)
     for note in skipped:

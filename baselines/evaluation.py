@@ -10,6 +10,10 @@ import numpy as np
 import continuous_cartpole  # noqa: F401  (registers the ids)
 
 
+class NonFiniteActions(FloatingPointError):
+    """A policy returned NaN or infinite actions (its weights diverged, or overflow inside it)."""
+
+
 class Policy(Protocol):
     def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
 
@@ -30,7 +34,10 @@ def evaluate(
         running = np.ones(episodes, dtype=bool)
         while running.any():
             actions, _ = policy.predict(obs, deterministic=True)
-            obs, rewards, terminated, truncated, _ = envs.step(np.asarray(actions).reshape(envs.action_space.shape))
+            actions = np.asarray(actions).reshape(envs.action_space.shape)
+            if actions.dtype.kind == "f" and not np.isfinite(actions).all():  # name the policy, not the env's check
+                raise NonFiniteActions("the policy returned NaN or infinite actions")
+            obs, rewards, terminated, truncated, _ = envs.step(actions)
             returns += np.where(running, rewards, 0.0)
             running &= ~(terminated | truncated)
         return returns

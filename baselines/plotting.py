@@ -15,8 +15,12 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 RESULTS_CSV = "results.csv"
 CURVES_CSV = "learning_curves.csv"
@@ -138,7 +142,7 @@ def _number(text: str, file: str, column: str) -> float:
     return value
 
 
-def _draw_median_band(ax: object, runs: list[tuple[np.ndarray, np.ndarray]], colour: object, label: str) -> None:
+def _draw_median_band(ax: Axes, runs: list[tuple[np.ndarray, np.ndarray]], colour: Any, label: str) -> None:
     """Median line and 25-75 % band of the seeds' curves on a common log grid."""
     first = min(float(x[0]) for x, _ in runs)
     last = max(float(x[-1]) for x, _ in runs)
@@ -148,10 +152,10 @@ def _draw_median_band(ax: object, runs: list[tuple[np.ndarray, np.ndarray]], col
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any seed's first evaluation
         low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
-    ax.plot(grid, median, color=colour, linewidth=2, label=label)  # type: ignore[attr-defined]
+    ax.plot(grid, median, color=colour, linewidth=2, label=label)
     # where the runs end (most stop when solved): also makes a run solved at its first evaluation visible
-    ax.plot(grid[-1], median[-1], color=colour, marker="o", markersize=5)  # type: ignore[attr-defined]
-    ax.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)  # type: ignore[attr-defined]
+    ax.plot(grid[-1], median[-1], color=colour, marker="o", markersize=5)
+    ax.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)
 
 
 def _tick_label(value: float, _position: int) -> str:

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 
 from baselines.devices import resolve_device
-from baselines.training import TrainingMonitor, TrainResult
-from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env, registered_id
+from baselines.training import TrainingDiverged, TrainingMonitor, TrainResult
+from continuous_cartpole.registration import registered_id
+from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
 ALGO = "reinforce"
 OBS_DIM = 4
@@ -61,10 +62,13 @@ class ReinforceConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"ReinforceConfig.{name} must be a positive integer, got {value!r}")
-        for name, low, high in (("learning_rate", 0.0, math.inf), ("gamma", 0.0, 1.0)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not low < value <= high:
-                raise ValueError(f"ReinforceConfig.{name} must be in ({low}, {high}], got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"ReinforceConfig.seed must be a non-negative integer, got {self.seed!r}")
+        lr = self.learning_rate
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"ReinforceConfig.learning_rate must be a positive finite number, got {lr!r}")
+        if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 1:
+            raise ValueError(f"ReinforceConfig.gamma must be in (0, 1], got {self.gamma!r}")
         for name in ("entropy_coef", "init_log_std"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -128,7 +132,8 @@ class ReinforcePolicy(nn.Module):
         params, std = self(obs)
         if self.continuous:
             assert std is not None
-            dist = torch.distributions.Normal(params, std.expand_as(params))
+            # no argument validation: a NaN mean must reach the loss, where training stops with a clear error
+            dist = torch.distributions.Normal(params, std.expand_as(params), validate_args=False)
             return dist.log_prob(actions).sum(-1), dist.entropy().sum(-1)
         log_probs = torch.log_softmax(params, dim=-1)
         entropy = -(log_probs.exp() * log_probs).sum(-1)
@@ -257,6 +262,10 @@ def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> Tr
         policy_loss = -(log_probs * advantages.flatten() * flat_mask).sum() / count
         entropy_bonus = (entropy * flat_mask).sum() / count
         loss = policy_loss - config.entropy_coef * entropy_bonus
+        if not bool(torch.isfinite(loss)):  # a NaN loss would turn every parameter into NaN without a word
+            raise TrainingDiverged(
+                f"training diverged by env step {env_steps}: the loss is {loss.item():g}; lower the learning rate"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

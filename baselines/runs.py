@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from baselines.algorithms import ALGORITHMS, get_algorithm
+from baselines.algorithms import get_algorithm
 from baselines.atomic import atomic_write_text
+from baselines.checkpoint import CHECKPOINT_FILE
 from baselines.training import EvalRecord, TrainingMonitor
 
 CONFIG_FILE = "config.json"
@@ -159,8 +160,7 @@ def train_run(
         monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
     except ValueError as error:
         raise RunError(f"invalid evaluation settings: {error}") from error
-    owned = {CONFIG_FILE, METRICS_FILE, SUMMARY_FILE} | {entry.checkpoint_file for entry in ALGORITHMS.values()}
-    prepare_run_dir(out, overwrite, sorted(owned))
+    prepare_run_dir(out, overwrite, [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINT_FILE])
     env_id = env_id or config.env_id
     writer.write_config(
         {

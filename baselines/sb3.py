@@ -105,7 +105,12 @@ class SB3Config:
             raise ValueError(
                 f"{self.ALGO} only supports {' and '.join(sorted(supported))} action spaces; {self.env_id} is {kind}"
             )
-        object.__setattr__(self, "sb3_hyperparams", table.resolve(self.ALGO, kind, overrides))
+        resolved = table.resolve(self.ALGO, kind, overrides)
+        # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
+        decode_policy_kwargs(resolved.get("policy_kwargs", {}))
+        for value in resolved.values():
+            _schedule(value)
+        object.__setattr__(self, "sb3_hyperparams", resolved)
 
 
 def _budget(algo: str) -> int:
@@ -158,6 +163,10 @@ def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
         raise ValueError(f"hyperparams is not valid JSON: {error}") from error
     if not isinstance(overrides, dict):
         raise ValueError(f"hyperparams must be a JSON object, got {type(overrides).__name__}")
+    try:
+        json.dumps(overrides, allow_nan=False)  # Python's JSON reader accepts NaN, Infinity and 1e999
+    except ValueError:
+        raise ValueError("hyperparams must not hold NaN or infinite numbers") from None
     algorithm_class = ALGORITHM_CLASSES[algo]
     allowed = (set(inspect.signature(algorithm_class.__init__).parameters) - RUN_KEYS) | ZOO_KEYS
     unknown = sorted(set(overrides) - allowed)

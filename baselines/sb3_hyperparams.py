@@ -33,41 +33,31 @@ class HyperparamEntry:
 
 ZOO = "rl-baselines3-zoo hyperparams/"
 
+# Shared by both PPO entries; ``resolve`` hands out deep copies, so no run can change it.
+_PPO_CARTPOLE_V1: dict[str, Any] = {
+    "policy": "MlpPolicy",
+    "n_envs": 8,
+    "n_steps": 32,
+    "batch_size": 256,
+    "gae_lambda": 0.8,
+    "gamma": 0.98,
+    "n_epochs": 20,
+    "ent_coef": 0.0,
+    "learning_rate": "lin_0.001",
+    "clip_range": "lin_0.2",
+}
+
 TABLE: dict[tuple[str, str], HyperparamEntry] = {
     # ---- PPO ----
     ("ppo", DISCRETE): HyperparamEntry(
-        source=ZOO + "ppo.yml CartPole-v1 (tuned)",
-        budget=100_000,
-        values={
-            "policy": "MlpPolicy",
-            "n_envs": 8,
-            "n_steps": 32,
-            "batch_size": 256,
-            "gae_lambda": 0.8,
-            "gamma": 0.98,
-            "n_epochs": 20,
-            "ent_coef": 0.0,
-            "learning_rate": "lin_0.001",
-            "clip_range": "lin_0.2",
-        },
+        source=ZOO + "ppo.yml CartPole-v1 (tuned)", budget=100_000, values=_PPO_CARTPOLE_V1
     ),
     ("ppo", CONTINUOUS): HyperparamEntry(
         # Pendulum-v1's tuned PPO (gSDE, n_steps 1024, gamma 0.9) targets a swing-up with dense rewards; balancing
         # is CartPole-v1's task, so its values carry over with a Gaussian policy (SB3's default log-std 0).
         source=ZOO + "ppo.yml CartPole-v1 (tuned), Gaussian policy",
         budget=100_000,
-        values={
-            "policy": "MlpPolicy",
-            "n_envs": 8,
-            "n_steps": 32,
-            "batch_size": 256,
-            "gae_lambda": 0.8,
-            "gamma": 0.98,
-            "n_epochs": 20,
-            "ent_coef": 0.0,
-            "learning_rate": "lin_0.001",
-            "clip_range": "lin_0.2",
-        },
+        values=_PPO_CARTPOLE_V1,
     ),
     # ---- A2C ----
     ("a2c", DISCRETE): HyperparamEntry(

@@ -14,10 +14,19 @@ from typing import Any
 
 import gymnasium as gym
 
-from baselines.evaluation import Policy, evaluate
+from baselines.evaluation import NonFiniteActions, Policy, evaluate
 from continuous_cartpole.registration import registered_id
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs are seeded apart from the training env
+
+
+class TrainingDiverged(FloatingPointError):
+    """The policy's parameters or actions became NaN or infinite (a step size too large). Training stops before
+    that policy is evaluated or saved: a checkpoint holding NaN could not be loaded."""
+
+
+def _diverged(env_steps: int, what: str) -> TrainingDiverged:
+    return TrainingDiverged(f"training diverged by env step {env_steps}: {what}; lower the learning rate or step size")
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,14 @@ class TrainingMonitor:
         return env_steps >= self.total_steps
 
     def evaluate(self, policy: Policy) -> EvalRecord:
-        returns = evaluate(policy, self.env_id, self.eval_episodes, self.eval_seed)
+        tensors = policy.tensors() if hasattr(policy, "tensors") else {}
+        bad = [name for name, tensor in tensors.items() if tensor.is_floating_point() and not tensor.isfinite().all()]
+        if bad:
+            raise _diverged(self.env_steps, f"the policy's {', '.join(bad)} became NaN or infinite")
+        try:
+            returns = evaluate(policy, self.env_id, self.eval_episodes, self.eval_seed)
+        except NonFiniteActions as error:
+            raise _diverged(self.env_steps, str(error)) from error
         record = EvalRecord(self.env_steps, self.elapsed(), float(returns.mean()), float(returns.std()))
         self.history.append(record)
         if self.solved is None and record.eval_return_mean >= self.reward_threshold:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ import torch
 from baselines import ars, reinforce
 from baselines.devices import resolve_device
 from baselines.evaluation import evaluate
+from baselines.training import TrainingDiverged, TrainingMonitor
 from continuous_cartpole.torch_vector import NATIVE_ENTRY_POINT
 
 torch.set_num_threads(1)
@@ -108,6 +110,20 @@ def test_ars_training_with_all_returns_equal_stays_finite_and_unchanged(always_f
     assert result.env_steps >= 200
     assert torch.equal(tensors["weights"], torch.zeros((1, 4)))
     assert all(bool(torch.isfinite(tensor).all()) for tensor in tensors.values())
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    """Same seed, same policy: what makes a comparison over seeds repeatable."""
+    configs = [
+        ars.ARSConfig(env_id="ContinuousCartPole-v0", device="cpu", total_steps=600, eval_every=600),
+        reinforce.ReinforceConfig(env_id="DiscreteCartPole-v0", device="cpu", total_steps=600, eval_every=600),
+    ]
+    for config in configs:
+        module = ars if isinstance(config, ars.ARSConfig) else reinforce
+        first, again = (module.train(config).policy.tensors() for _ in range(2))
+        other = module.train(dataclasses.replace(config, seed=1)).policy.tensors()
+        assert first.keys() == again.keys() and all(torch.equal(first[name], again[name]) for name in first)
+        assert not all(torch.equal(first[name], other[name]) for name in first)
 
 
 def test_running_state_stats_match_numpy() -> None:
@@ -214,6 +230,9 @@ def test_reward_to_go() -> None:
         (ars.ARSConfig, {"n_directions": 0}, "n_directions"),
         (ars.ARSConfig, {"top_b": 9}, "top_b"),
         (ars.ARSConfig, {"noise_std": float("nan")}, "noise_std"),
+        (ars.ARSConfig, {"seed": -1}, "seed"),
+        (reinforce.ReinforceConfig, {"seed": -1}, "seed"),
+        (reinforce.ReinforceConfig, {"learning_rate": float("inf")}, "learning_rate"),
         (reinforce.ReinforceConfig, {"gamma": 1.5}, "gamma"),
         (reinforce.ReinforceConfig, {"learning_rate": 0}, "learning_rate"),
         (reinforce.ReinforceConfig, {"entropy_coef": -0.1}, "entropy_coef"),
@@ -222,6 +241,24 @@ def test_reward_to_go() -> None:
 def test_config_validation(factory: type, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         factory(env_id="DiscreteCartPole-v0", **kwargs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_diverging_training_stops_with_a_clear_error_instead_of_training_on_nan(env_id: str) -> None:
+    saved = []
+    huge_steps = [
+        ars.ARSConfig(env_id=env_id, device="cpu", total_steps=5_000, eval_every=500, step_size=1e308),
+        reinforce.ReinforceConfig(env_id=env_id, device="cpu", total_steps=5_000, eval_every=500, learning_rate=1e30),
+    ]
+    for config in huge_steps:
+        monitor = TrainingMonitor.from_config(
+            config, on_evaluation=lambda record, policy: saved.append(policy.tensors())
+        )
+        module = ars if isinstance(config, ars.ARSConfig) else reinforce
+        with pytest.raises(TrainingDiverged, match=r"diverged by env step .* lower the"):
+            module.train(config, monitor)
+    for tensors in saved:  # every policy handed on for saving (the checkpoint) was finite
+        assert all(bool(torch.isfinite(tensor).all()) for tensor in tensors.values())
 
 
 def test_continuous_only_option_on_a_discrete_env_is_refused() -> None:

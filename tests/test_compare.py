@@ -164,6 +164,9 @@ def test_other_settings_in_the_same_directory_are_refused(matrix_dir: Path, tmp_
         compare(tmp_path, ["ppo"], [DISCRETE_ID], 1, quick=True, progress=False)
     with pytest.raises(CompareError, match="matrix is empty"):
         compare(tmp_path / "new", ["dqn"], [CONTINUOUS_ID], 1, quick=True, progress=False)
+    with pytest.raises(CompareError, match="--workers must be at least 1"):
+        compare(tmp_path / "new", ["ppo"], [DISCRETE_ID], 1, quick=True, workers=0, progress=False)
+    assert not (tmp_path / "new").exists()  # refused before anything was written
 
 
 def test_plot_redraws_from_the_csv_files_alone(matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

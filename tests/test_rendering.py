@@ -47,10 +47,12 @@ def test_a_positive_angle_leans_the_pole_to_the_right():
     env = CartPoleEnv(render_mode="rgb_array")
     env.reset(seed=0)
     upright, leaning = frame_with_state(env, 0.0, 0.0), frame_with_state(env, 0.0, 0.3)
-    pole = (202, 152, 101)
-    top_rows = slice(200, 240)
-    cols = lambda frame: np.nonzero(np.all(frame[top_rows] == pole, axis=2))[1].mean()  # noqa: E731
-    assert cols(leaning) > cols(upright) + 10
+
+    def pole_column(frame: np.ndarray) -> float:
+        pole_colour, top_rows = (202, 152, 101), slice(200, 240)
+        return float(np.nonzero(np.all(frame[top_rows] == pole_colour, axis=2))[1].mean())
+
+    assert pole_column(leaning) > pole_column(upright) + 10
 
 
 def test_continuous_env_draws_a_force_arrow_that_follows_the_action():

@@ -332,6 +332,8 @@ ERROR_CASES = [
     (["train", "ars", "--env", "DiscreteCartPole-v0", "--eval-episodes", "5"], "eval_episodes must be at least 20"),
     (["train", "ars", "--env", "DiscreteCartPole-v0", "--n-directions", "four"], "invalid int value: 'four'"),
     (["train", "ars", "--env", "DiscreteCartPole-v0", "--device", "tpu"], "invalid choice: 'tpu'"),
+    (["train", "ars", "--env", "DiscreteCartPole-v0", "--seed", "-1"], "a seed must be a non-negative integer"),
+    (["train", "reinforce", "--env", "DiscreteCartPole-v0", "--learning-rate", "inf"], "learning_rate must be"),
 ]
 
 
@@ -342,6 +344,33 @@ def test_cli_errors(argv: list[str], message: str, tmp_path: Path, capsys: Any) 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "RUN", "--seed", "-1"],
+        ["render", "--env", "DiscreteCartPole-v0", "--human", "--seed", "-1"],
+        ["play", "--seed", "-1"],
+    ],
+)
+def test_negative_seeds_are_refused_by_every_command(argv: list[str], ars_run: Path, capsys: Any) -> None:
+    assert main([str(ars_run) if arg == "RUN" else arg for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert "a seed must be a non-negative integer, got '-1'" in err and "Traceback" not in err
+
+
+def test_diverging_training_is_a_clear_error_and_saves_no_nan_checkpoint(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "reinforce", "--env", "DiscreteCartPole-v0", "--device", "cpu", "--out", str(out)]
+    flags = ["--learning-rate", "1e30", "--total-steps", "5000", "--eval-every", "100", "--no-progress"]
+    assert main([*argv, *flags]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged by env step" in err and "Traceback" not in err
+    summary = read_json(out / "summary.json")
+    assert summary["status"] == "failed" and "TrainingDiverged" in summary["error"]
+    assert summary["evaluations"] >= 1
+    load_policy(out)  # the checkpoint kept is the last finite policy: it loads
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")

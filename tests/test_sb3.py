@@ -192,6 +192,15 @@ def test_hyperparams_override_the_table_and_unknown_keys_are_refused() -> None:
         sb3.PPOConfig(DISCRETE_ID, hyperparams='{"n_stepz": 16}')
     with pytest.raises(ValueError, match="not valid JSON"):
         sb3.PPOConfig(DISCRETE_ID, hyperparams="{n_steps: 16}")
+    # refused by the config, so before the run directory exists, not when SB3 builds the model
+    for text, message in [
+        ('{"learning_rate": NaN}', "NaN or infinite"),
+        ('{"learning_rate": 1e999}', "NaN or infinite"),
+        ('{"learning_rate": "lin_fast"}', "lin_<number>"),
+        ('{"policy_kwargs": {"activation_fn": "sigmoid"}}', "activation_fn must be one of"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            sb3.PPOConfig(DISCRETE_ID, hyperparams=text)
 
 
 def test_checkpoint_with_mismatched_network_is_refused(tmp_path: Path) -> None:
