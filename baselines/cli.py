@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from baselines.checkpoint import CheckpointError
 from baselines.cli_common import CliError
+from baselines.evaluation import NonFiniteActions
 from baselines.runs import RunError
 from baselines.training import TrainingDiverged
 
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
-    except (CliError, RunError, CheckpointError, TrainingDiverged) as error:
+    except (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

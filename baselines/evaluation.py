@@ -18,6 +18,15 @@ class Policy(Protocol):
     def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, Any]: ...
 
 
+def predict_finite(policy: Policy, observation: np.ndarray) -> np.ndarray:
+    """The policy's deterministic action(s) for ``observation``; ``NonFiniteActions`` names a diverged policy
+    rather than leaving the env to refuse its NaN action."""
+    actions = np.asarray(policy.predict(observation, deterministic=True)[0])
+    if actions.dtype.kind == "f" and not np.isfinite(actions).all():
+        raise NonFiniteActions("the policy returned NaN or infinite actions: its weights have diverged")
+    return actions
+
+
 def evaluate(
     policy: Policy, env_id: str, episodes: int = 20, seed: int = 0, env_kwargs: dict[str, Any] | None = None
 ) -> np.ndarray:
@@ -33,10 +42,7 @@ def evaluate(
         returns = np.zeros(episodes, dtype=np.float64)
         running = np.ones(episodes, dtype=bool)
         while running.any():
-            actions, _ = policy.predict(obs, deterministic=True)
-            actions = np.asarray(actions).reshape(envs.action_space.shape)
-            if actions.dtype.kind == "f" and not np.isfinite(actions).all():  # name the policy, not the env's check
-                raise NonFiniteActions("the policy returned NaN or infinite actions")
+            actions = predict_finite(policy, obs).reshape(envs.action_space.shape)
             obs, rewards, terminated, truncated, _ = envs.step(actions)
             returns += np.where(running, rewards, 0.0)
             running &= ~(terminated | truncated)

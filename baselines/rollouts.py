@@ -16,7 +16,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 
-from baselines.evaluation import Policy
+from baselines.evaluation import Policy, predict_finite
 from continuous_cartpole.rendering import FrameWindow, overlay_text
 
 SCRIPTED_POLICIES = ("random", "zero")
@@ -91,7 +91,7 @@ def rollout_frames(policy: Policy, env: gym.Env, episodes: int = 1, seed: int | 
             yield RolloutFrame(overlay_text(_frame(env.render()), lines), episode, step, episode_return, done)
             if done:
                 break
-            action, _ = policy.predict(obs, deterministic=True)
+            action = predict_finite(policy, obs)
             obs, reward, terminated, truncated, _ = env.step(action)
             step += 1
             episode_return += float(reward)
@@ -144,8 +144,7 @@ def grid_frames(
         yield GridFrame(_tile([tiles[i] for i in range(count)], rows, cols), tuple(ended))
         if finished.all():
             return
-        actions, _ = policy.predict(obs, deterministic=True)
-        actions = np.asarray(actions).reshape(envs.action_space.shape)
+        actions = predict_finite(policy, obs).reshape(envs.action_space.shape)
         obs, rewards, terminated, truncated, _ = envs.step(actions)
         # NEXT_STEP autoreset: a sub-env done on the last step has now started its next episode (reward 0)
         restarted = done

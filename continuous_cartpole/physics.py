@@ -70,11 +70,15 @@ class CartPoleParams:
 
     @property
     def observation_high(self) -> tuple[float, float, float, float]:
-        """Bounds that hold every observation of an episode, the terminal one included.
+        """Finite bounds that hold every observation of an episode, the terminal one included.
 
-        Positions get twice their failure threshold (as Gymnasium does). A live state can only move its
+        Positions get twice their failure threshold (as Gymnasium does): the terminal step starts inside the
+        threshold and moves the coordinate by less than a threshold as long as tau * speed stays below it (at the
+        defaults a step turns the pole by at most about 0.07 rad, against 0.35). A live state can only move its
         coordinate by 2 * threshold in one step, so its speed is below 2 * threshold / tau; twice that bounds the
-        speeds with room for the accelerations of the last steps, and keeps the bounds finite.
+        speeds with room for the accelerations of the last steps. Extreme settings (a coarse tau with a tiny
+        threshold) can break the first condition; ``tests/test_env.py`` checks the bounds over physical variations
+        of every parameter.
         """
         return (
             2 * self.x_threshold,

@@ -27,21 +27,10 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ## Description
 
     ``num_envs`` cart-poles (see ``CartPoleEnv``) held as tensors on ``device`` and stepped together by the same
-    physics code as the NumPy envs (``continuous_cartpole.physics`` with ``xp=torch``). Semantics match
-    ``CartPoleVectorEnv``: same parameters and validation, ``AutoresetMode.NEXT_STEP`` (the step after an episode
-    ends returns the reset observation, reward 0.0 and both flags False, ignoring that sub-env's action) and
-    truncation after ``max_episode_steps``. With ``dtype=torch.float64`` it matches the NumPy env (float64) to
-    rounding of ``cos``/``sin``; with float32 (the default) to float32 rounding.
-
-    ## Tensors
-
-    ``reset`` and ``step`` return tensors on ``device``: observations ``(num_envs, 4)`` float32, rewards
-    ``(num_envs,)`` float32, ``terminated`` / ``truncated`` ``(num_envs,)`` bool, and an empty info dict. Every
-    returned tensor is fresh (no memory shared with the env's state). Actions are shaped as for the NumPy vector
-    env: ``(num_envs, 1)`` floats (clipped to [-1, 1]) for ``continuous=True``, ``(num_envs,)`` integers in {0, 1}
-    for ``continuous=False``; a tensor on another device is refused rather than copied silently.
-
-    ## Host-device synchronisation
+    physics code as the NumPy envs (``continuous_cartpole.physics`` with ``xp=torch``). ``reset`` and ``step`` return
+    tensors on ``device``, each one fresh (no memory shared with the env's state), and an empty info dict. With
+    ``dtype=torch.float64`` it matches the NumPy env (float64) to rounding of ``cos``/``sin``; with float32 (the
+    default) to float32 rounding.
 
     ``step`` does no data-dependent Python control flow and no boolean-mask indexing: autoreset is a
     ``torch.where`` over every sub-env, so a rollout loop can stay on the GPU. Checking action shapes and dtypes
@@ -51,7 +40,23 @@ class TorchCartPoleVectorEnv(VectorEnv):
     validation a NaN action makes that sub-env's state NaN until truncation ends its episode, and a discrete value
     other than 1 pushes left.
 
-    ## Starting state and seeding
+    ## Action Space
+
+    Tensors shaped as the NumPy vector env's actions: ``(num_envs, 1)`` floats, clipped to [-1, 1], for
+    ``continuous=True`` (force = action x force_mag); ``(num_envs,)`` integers in {0, 1} for ``continuous=False``.
+    A tensor on another device is refused rather than copied silently. ``action_space`` describes them as NumPy
+    spaces (Gymnasium has no tensor spaces).
+
+    ## Observation Space
+
+    ``(num_envs, 4)`` float32 tensors: x, x_dot, theta, theta_dot, within the single env's finite bounds.
+
+    ## Rewards
+
+    ``(num_envs,)`` float32: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset
+    step after an episode ends.
+
+    ## Starting State
 
     Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
     env's own ``torch.Generator`` on ``device``: ``reset(seed=s)`` makes everything that follows deterministic.
@@ -59,11 +64,22 @@ class TorchCartPoleVectorEnv(VectorEnv):
     in two steps, so no start state is used twice); this halves the random numbers drawn without any data-dependent
     indexing. The random stream differs from the NumPy env's, so use ``state`` to start both from the same states.
 
+    ## Episode End
+
+    ``terminated`` / ``truncated`` are ``(num_envs,)`` bool tensors: termination as in the single env, truncation
+    after ``max_episode_steps``. Autoreset is ``AutoresetMode.NEXT_STEP``, as in ``CartPoleVectorEnv``: the step
+    after an episode ends returns the reset observation, reward 0.0 and both flags False, ignoring that sub-env's
+    action.
+
     ## Arguments
 
     ``num_envs``, ``continuous``, ``device``, ``max_episode_steps=500``, ``dtype`` of the simulated state
     (``torch.float32`` or ``torch.float64``), ``validate_actions=True``, and the physics keyword arguments of
     ``CartPoleParams``. ``make_torch_vector_env(env_id, num_envs)`` builds one from a registered id.
+
+    ## Version History
+
+    - v0: initial release.
 
     >>> import torch
     >>> envs = TorchCartPoleVectorEnv(3, continuous=False)

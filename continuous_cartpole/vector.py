@@ -88,12 +88,9 @@ class CartPoleVectorEnv(VectorEnv):
         dtype: Any = np.float64,
         **physics: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
-        if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, (int, np.integer)):
-            raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
-        if max_episode_steps < 1:
-            raise ValueError(f"max_episode_steps must be a positive integer, got {max_episode_steps!r}")
+        for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
