@@ -37,6 +37,7 @@ from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 from baselines import sb3_hyperparams as table
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
+from baselines.runs import RunError
 from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole import registered_id
 
@@ -226,7 +227,10 @@ def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, dev
     noise = _action_noise(hyperparams.get("noise_type"), hyperparams.get("noise_std", 0.1), env.action_space)
     if noise is not None:
         values["action_noise"] = noise
-    return ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
+    try:
+        return ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
+    except (ValueError, TypeError, AssertionError) as error:  # SB3 checks its arguments with asserts too
+        raise RunError(f"{algo}: Stable-Baselines3 refused the hyperparameters {hyperparams}: {error}") from error
 
 
 # ---- the policy: predict, tensors, metadata, and back ----

@@ -211,3 +211,14 @@ def test_checkpoint_with_mismatched_network_is_refused(tmp_path: Path) -> None:
     save_checkpoint(run / CHECKPOINT_FILE, tensors, metadata)
     with pytest.raises(CheckpointError, match="does not describe a valid ppo policy"):
         load_policy(run)
+
+
+def test_hyperparameters_sb3_rejects_give_a_clear_error_and_a_failed_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "ppo", "--env", "DiscreteCartPole-v0", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--hyperparams", '{"n_steps": -5}']) == 2
+    assert "Stable-Baselines3 refused the hyperparameters" in capsys.readouterr().err
+    summary = json.loads((out / SUMMARY_FILE).read_text())
+    assert summary["status"] == "failed" and "n_steps" in summary["error"]
