@@ -50,8 +50,7 @@ class CartPoleRenderer:
         self.pole_px = self.scale * 2 * length
         self.pygame = _import_pygame()
         self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
-        self.window: Any = None
-        self.clock: Any = None
+        self.window: FrameWindow | None = None  # opened by the first show()
 
     def draw(self, x: float, theta: float, force_fraction: float | None = None) -> Any:
         """Draw the state on the off-screen surface and return it; ``force_fraction`` in [-1, 1] adds an arrow."""
@@ -101,22 +100,14 @@ class CartPoleRenderer:
         return np.frombuffer(data, np.uint8).reshape(SCREEN_HEIGHT, SCREEN_WIDTH, 3).copy()
 
     def show(self) -> None:
-        """Copy the surface to the window, keep the window responsive and hold the frame rate."""
-        pygame = self.pygame
-        # pygame has one display: another env's close() may have shut it, so open it again when needed
-        if self.window is None or not pygame.display.get_init() or pygame.display.get_surface() is None:
-            pygame.display.init()
-            pygame.display.set_caption("CartPole")
-            self.window = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))
-            self.clock = pygame.time.Clock()
-        pygame.event.pump()  # without this the OS marks the window as frozen
-        self.window.blit(self.surface, (0, 0))
-        pygame.display.flip()
-        self.clock.tick(self.fps)
+        """Show the surface in the window (opened on the first call) at ``fps`` frames per second."""
+        if self.window is None:
+            self.window = FrameWindow(fps=self.fps)
+        self.window.show_surface(self.surface)
 
     def close(self) -> None:
         if self.window is not None:
-            self.pygame.display.quit()
+            self.window.close()
             self.window = None
 
 
@@ -183,18 +174,23 @@ class FrameWindow:
 
     def show(self, frame: np.ndarray) -> None:
         """Draw ``frame`` (H, W, 3 uint8) in the window, opened on the first call, then wait for the next tick."""
-        pygame = self.pygame
         height, width = frame.shape[:2]
-        if self.window is None:
+        image = self.pygame.image.frombuffer(np.ascontiguousarray(frame, dtype=np.uint8), (width, height), "RGB")
+        self.show_surface(image)
+
+    def show_surface(self, image: Any) -> None:
+        """``show`` for a pygame surface."""
+        pygame = self.pygame
+        # pygame has one display: another window's close() may have shut it, so open it again when needed
+        if self.window is None or not pygame.display.get_init() or pygame.display.get_surface() is None:
             try:
                 pygame.display.init()
                 pygame.display.set_caption(self.title)
-                self.window = pygame.display.set_mode(_fit_to_desktop(pygame, width, height))
+                self.window = pygame.display.set_mode(_fit_to_desktop(pygame, *image.get_size()))
             except pygame.error as error:
                 raise WindowError(f"cannot open a window: {error} (is a display available?)") from error
             self.clock = pygame.time.Clock()
         pygame.event.pump()  # without this the OS marks the window as frozen
-        image = pygame.image.frombuffer(np.ascontiguousarray(frame, dtype=np.uint8), (width, height), "RGB")
         if image.get_size() != self.window.get_size():
             image = pygame.transform.smoothscale(image, self.window.get_size())
         self.window.blit(image, (0, 0))
