@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from baselines.devices import resolve_device
-from baselines.training import TrainingMonitor, TrainResult
+from baselines.training import COMMON_INTEGER_MINIMUMS, TrainingMonitor, TrainResult, check_integer_fields
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
@@ -64,12 +64,7 @@ class ARSConfig:
     episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "eval_every", "eval_episodes", "n_directions", "episodes_per_direction"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ARSConfig.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"ARSConfig.seed must be a non-negative integer, got {self.seed!r}")
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
         if self.top_b is not None and (
             isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
         ):

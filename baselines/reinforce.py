@@ -30,7 +30,13 @@ import torch
 from torch import nn
 
 from baselines.devices import resolve_device
-from baselines.training import TrainingDiverged, TrainingMonitor, TrainResult
+from baselines.training import (
+    COMMON_INTEGER_MINIMUMS,
+    TrainingDiverged,
+    TrainingMonitor,
+    TrainResult,
+    check_integer_fields,
+)
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
@@ -58,12 +64,7 @@ class ReinforceConfig:
     notebook_linear: bool = False  # continuous only: the notebook's linear net with a sigmoid standard deviation
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "eval_every", "eval_episodes", "episodes_per_update", "hidden_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"ReinforceConfig.{name} must be a positive integer, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"ReinforceConfig.seed must be a non-negative integer, got {self.seed!r}")
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
         lr = self.learning_rate
         if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"ReinforceConfig.learning_rate must be a positive finite number, got {lr!r}")

@@ -38,7 +38,7 @@ from baselines import sb3_hyperparams as table
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.runs import RunError
-from baselines.training import TrainingMonitor, TrainResult
+from baselines.training import COMMON_INTEGER_MINIMUMS, TrainingMonitor, TrainResult, check_integer_fields
 from continuous_cartpole import registered_id
 
 ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
@@ -95,10 +95,7 @@ class SB3Config:
     def __post_init__(self) -> None:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
-        for name, minimum in (("seed", 0), ("total_steps", 1), ("eval_every", 1), ("eval_episodes", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{type(self).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
+        check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
         overrides = parse_hyperparams(self.ALGO, self.hyperparams)
         kind = action_kind(registered_id(self.env_id))
         supported = table.action_spaces(self.ALGO)

@@ -18,6 +18,16 @@ from baselines.evaluation import NonFiniteActions, Policy, evaluate
 from continuous_cartpole.registration import registered_id
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs are seeded apart from the training env
+# The integer fields every algorithm config starts with, and their smallest allowed values.
+COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
+
+
+def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
+    """``ValueError`` naming the first field of ``config`` that is not an integer >= its minimum (bools refused)."""
+    for name, minimum in minimums.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{type(config).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class TrainingDiverged(FloatingPointError):

@@ -164,7 +164,7 @@ class CartPoleVectorEnv(VectorEnv):
             if not finite.all():
                 bad = np.flatnonzero(~finite)
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {actions[bad[:10], 0]}")
-            return np.clip(actions[:, 0], -1.0, 1.0, dtype=np.float64 if self.dtype == np.float64 else np.float32)
+            return np.clip(actions[:, 0], -1.0, 1.0, dtype=self.dtype)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         push_right = actions == 1
