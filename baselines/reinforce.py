@@ -32,6 +32,8 @@ from torch import nn
 from baselines.devices import resolve_device
 from baselines.training import (
     COMMON_INTEGER_MINIMUMS,
+    EVAL_EPISODES,
+    EVAL_EVERY,
     TrainingDiverged,
     TrainingMonitor,
     TrainResult,
@@ -51,8 +53,8 @@ class ReinforceConfig:
     seed: int = 0
     device: str = "auto"
     total_steps: int = 1_000_000
-    eval_every: int = 5_000
-    eval_episodes: int = 20
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     stop_when_solved: bool = True
     progress: bool = False
     episodes_per_update: int = 16  # episodes played in parallel for one gradient step
