@@ -69,9 +69,7 @@ class ARSConfig:
     step_size: float = 0.2  # alpha as in the paper (see the module docstring for the notebook's alpha)
     normalize_states: bool = True  # V2: whiten states with the running mean/std of all states seen
     episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
-    # Once solved, train on until a 100-episode confirmation is perfect (every episode to the time limit): a linear
-    # policy can balance every start state, and one merely at the threshold still drops the pole now and then.
-    until_perfect: bool = True
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})

@@ -64,6 +64,7 @@ class ReinforceConfig:
     entropy_coef: float = 0.0  # weight of the entropy bonus (0 = plain REINFORCE)
     init_log_std: float = -0.5  # continuous MLP policy: initial log standard deviation
     notebook_linear: bool = False  # continuous only: the notebook's linear net with a sigmoid standard deviation
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})

@@ -14,7 +14,11 @@ The protocol, for ours and SB3's alike:
   is a first-passage statistic, biased upward;
 - best: the policy with the highest confirmation mean (SB3's ``EvalCallback`` keeps ``best_model`` the same way);
   until a confirmation has run, the latest policy;
-- test: every run ends with ``TEST_EPISODES`` episodes of the best policy on held-out start states.
+- test: every run ends with ``TEST_EPISODES`` episodes of the best policy on held-out start states;
+- stop: ``stop_when_solved`` stops at the first confirmed solve, or with ``until_perfect`` (ARS's and REINFORCE's
+  default) at the first confirmation in which every episode lasts the whole time limit. Policies stopped at the
+  first passing confirmation still dropped the pole on a few start states (REINFORCE down to 474.9 on an
+  independent 100-episode test); training on until a perfect confirmation costs a few seconds more.
 """
 
 from __future__ import annotations
