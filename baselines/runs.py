@@ -34,6 +34,8 @@ METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 METRICS_COLUMNS = ("env_steps", "wall_seconds", "eval_return_mean", "eval_return_std")
 RUN_FORMAT = "continuous-cartpole-run/1"
+# The held-out test in summary.json (``compare`` reads these names); ``None`` unless the run finished.
+TEST_KEYS = ("test_return_mean", "test_return_std", "test_return_min", "test_episodes", "test_checkpoint")
 
 FINISHED, INTERRUPTED, FAILED = "finished", "interrupted", "failed"
 
@@ -222,9 +224,6 @@ def _summary(
         # No test after an interruption or a failure: only a finished run's summary has one.
         **dict.fromkeys(TEST_KEYS),
     }
-
-
-TEST_KEYS = ("test_return_mean", "test_return_std", "test_return_min", "test_episodes", "test_checkpoint")
 
 
 def _confirmation(record: EvalRecord) -> dict[str, Any]:
