@@ -42,3 +42,13 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
     return value
+
+
+def add_checkpoint_arg(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint best|last`` of ``evaluate`` and ``render`` (names as in ``baselines.algorithms``)."""
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="the run's best checkpoint (highest 100-episode confirmation) or its last one (default: best)",
+    )

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
-from baselines.cli_common import CliError, resolve_env_id, seed_arg
+from baselines.cli_common import CliError, add_checkpoint_arg, resolve_env_id, seed_arg
 from baselines.rollouts import (
     SCRIPTED_POLICIES,
     GridFrame,
@@ -44,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--human", action="store_true", help="show the rollout in a window; Esc or closing it stops")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write a .gif (pillow) or an .mp4 (the video extra)")
     parser.add_argument("--grid", metavar="RxC", help="tile R x C sub-envs of the vector env into one frame, e.g. 4x4")
+    add_checkpoint_arg(parser)
     parser.add_argument("--max-episode-steps", type=int, metavar="N", help="end episodes after N steps")
     parser.set_defaults(handler=run)
 
@@ -128,7 +129,7 @@ def _policy_and_env_id(args: argparse.Namespace) -> tuple[Any, str]:
     from baselines.runs import read_run_config
 
     env_id = read_run_config(args.run_dir)["env_id"]
-    return baselines.load_policy(args.run_dir), env_id
+    return baselines.load_policy(args.run_dir, args.checkpoint), env_id
 
 
 def _images(frames: Iterable[RolloutFrame | GridFrame], returns: list[float]) -> Iterator[np.ndarray]:

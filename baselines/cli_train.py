@@ -256,5 +256,7 @@ def _describe(summary: dict[str, Any], out: Path) -> str:
         outcome = f"solved after {summary['solved_env_steps']} env steps ({summary['solved_wall_seconds']:.1f} s)"
     return (
         f"{summary['algo']} on {summary['env_id']} (seed {summary['seed']}, {summary['device']}): {outcome}; "
-        f"last eval return {summary['eval_return_mean']:.1f} ± {summary['eval_return_std']:.1f}; wrote {out}"
+        f"test of the {summary['test_checkpoint']} checkpoint on {summary['test_episodes']} held-out episodes: "
+        f"{summary['test_return_mean']:.1f} ± {summary['test_return_std']:.1f} (min {summary['test_return_min']:g}); "
+        f"wrote {out}"
     )

@@ -38,7 +38,14 @@ from baselines import sb3_hyperparams as table
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.runs import RunError
-from baselines.training import COMMON_INTEGER_MINIMUMS, TrainingMonitor, TrainResult, check_integer_fields
+from baselines.training import (
+    COMMON_INTEGER_MINIMUMS,
+    EVAL_EPISODES,
+    EVAL_EVERY,
+    TrainingMonitor,
+    TrainResult,
+    check_integer_fields,
+)
 from continuous_cartpole import registered_id
 
 ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
@@ -78,8 +85,8 @@ class SB3Config:
     seed: int = 0
     device: str = "auto"
     total_steps: int = 100_000
-    eval_every: int = 2_000
-    eval_episodes: int = 20
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     stop_when_solved: bool = True
     progress: bool = False
     hyperparams: str = field(

@@ -103,7 +103,7 @@ def trained_run(tmp_path, monkeypatch) -> Path:
     run_dir.mkdir()
     config = {"algo": "ars", "env_id": "ContinuousCartPole-v0", "config": {"seed": 0}}
     (run_dir / "config.json").write_text(json.dumps(config))
-    monkeypatch.setattr(baselines, "load_policy", lambda path: Balancer())
+    monkeypatch.setattr(baselines, "load_policy", lambda path, checkpoint: Balancer())
     return run_dir
 
 

@@ -18,7 +18,7 @@ from baselines.cli import main
 from baselines.env_checks import GYMNASIUM_CHECK, SB3_CHECK, EnvCheckError, check_env_for_training
 from baselines.evaluation import evaluate
 from baselines.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, train_run
-from baselines.training import EVAL_SEED_OFFSET
+from baselines.training import curve_seed
 from continuous_cartpole.env import CartPoleEnv
 
 CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
@@ -131,7 +131,7 @@ def test_train_writes_the_run_and_the_checkpoint_reloads_exactly(algo: str, env_
     stored = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
     assert stored["algo"] == algo and stored["config"]["sb3_hyperparams"] == config.sb3_hyperparams
 
-    policy = load_policy(tmp_path / "run")
+    policy = load_policy(tmp_path / "run", "last")
     single, _ = policy.predict(np.zeros(4, dtype=np.float32))
     batch, _ = policy.predict(np.zeros((7, 4), dtype=np.float32))
     if continuous_cartpole.ENV_IDS[env_id]:
@@ -140,7 +140,7 @@ def test_train_writes_the_run_and_the_checkpoint_reloads_exactly(algo: str, env_
     else:
         assert (single.shape, single.dtype, batch.shape, batch.dtype) == ((), np.int64, (7,), np.int64)
     # The checkpoint is the policy of the last evaluation: replaying that evaluation gives the same return.
-    returns = evaluate(policy, env_id, episodes=20, seed=3 + EVAL_SEED_OFFSET)
+    returns = evaluate(policy, env_id, episodes=20, seed=curve_seed(3, summary["evaluations"] - 1, 20))
     assert returns.mean() == pytest.approx(summary["eval_return_mean"])
 
 
@@ -210,7 +210,7 @@ def test_checkpoint_with_mismatched_network_is_refused(tmp_path: Path) -> None:
     metadata["policy_kwargs"] = json.dumps({"net_arch": [8]})  # the stored tensors are 64-wide
     save_checkpoint(run / CHECKPOINT_FILE, tensors, metadata)
     with pytest.raises(CheckpointError, match="does not describe a valid ppo policy"):
-        load_policy(run)
+        load_policy(run, "last")
 
 
 def test_hyperparameters_sb3_rejects_give_a_clear_error_and_a_failed_summary(
