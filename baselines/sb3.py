@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -285,10 +286,54 @@ def policy_from_checkpoint(tensors: dict[str, torch.Tensor], metadata: dict[str,
         kwargs["use_sde"] = bool(metadata["use_sde"])
     observation_space = decode_space(json.loads(metadata["observation_space"]))
     action_space = decode_space(json.loads(metadata["action_space"]))
+    check_sizes_against_tensors(kwargs, observation_space, action_space, tensors)
     policy = aliases[metadata["policy"]](observation_space, action_space, **kwargs)
     policy.load_state_dict(tensors, strict=True)
     policy.set_training_mode(False)
     return SB3Policy(policy, metadata)
+
+
+MAX_CRITICS = 10
+SB3_DEFAULT_WIDTHS = (64, 256, 300, 400)  # the hidden widths SB3 builds when net_arch is not given
+
+
+def check_sizes_against_tensors(
+    policy_kwargs: dict[str, Any], observation_space: gym.Space, action_space: gym.Space, tensors: dict[str, Any]
+) -> None:
+    """Every layer the metadata asks for must be a weight the file holds, checked before any network is built.
+
+    So the network costs what the checkpoint weighs: a ``net_arch`` of [10000] * 3 over 64-unit tensors is refused
+    here instead of allocating and initialising gigabytes.
+    """
+    shapes = {tuple(tensor.shape) for tensor in tensors.values() if tensor.ndim == 2}  # (out, in) of Linear layers
+    features = int(np.prod(observation_space.shape))
+    action_size = int(action_space.n) if isinstance(action_space, spaces.Discrete) else int(np.prod(action_space.shape))
+    chains = _net_arch_chains(policy_kwargs.get("net_arch"))
+    for chain in chains:
+        if not any((chain[0], inputs) in shapes for inputs in (features, features + action_size)):
+            raise ValueError(f"net_arch {chain}: no weight of shape ({chain[0]}, {features}) in the checkpoint")
+        for inputs, outputs in itertools.pairwise(chain):
+            if (outputs, inputs) not in shapes:
+                raise ValueError(f"net_arch {chain}: no weight of shape ({outputs}, {inputs}) in the checkpoint")
+    heads = {chain[-1] for chain in chains} | {features, *SB3_DEFAULT_WIDTHS}
+    if not any((action_size, inputs) in shapes for inputs in heads):
+        raise ValueError(f"action space {action_space} does not match any output layer in the checkpoint")
+    critics = policy_kwargs.get("n_critics", 1)
+    if isinstance(critics, bool) or not isinstance(critics, int) or not 1 <= critics <= MAX_CRITICS:
+        raise ValueError(f"policy_kwargs.n_critics must be an integer in 1..{MAX_CRITICS}, got {critics!r}")
+
+
+def _net_arch_chains(net_arch: Any) -> list[list[int]]:
+    """The hidden-layer widths of each network SB3 builds from ``net_arch`` (a list, or a dict of lists)."""
+    if net_arch is None:
+        return []
+    lists = list(net_arch.values()) if isinstance(net_arch, dict) else [net_arch]
+    for widths in lists:
+        if not isinstance(widths, list) or not all(
+            isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in widths
+        ):
+            raise ValueError(f"net_arch must be a list of positive integers or a dict of them, got {net_arch!r}")
+    return [widths for widths in lists if widths]
 
 
 def encode_space(space: gym.Space) -> dict[str, Any]:
