@@ -111,7 +111,10 @@ def _check_header_size(path: Path, data: bytes) -> None:
     """Refuse a header longer than any policy's before safetensors parses it."""
     header_length = int.from_bytes(data[:_HEADER_LENGTH_BYTES], "little")
     if header_length > _MAX_HEADER_BYTES:
-        raise CheckpointError(f"checkpoint {path} {_what_is_wrong(data)}: header of {header_length} bytes, refused")
+        raise CheckpointError(
+            f"checkpoint {path} {_what_is_wrong(data)}: its header claims {header_length} bytes, "
+            f"over the {_MAX_HEADER_BYTES} of any policy's"
+        )
 
 
 def _tensor_bytes(data: bytes) -> bytes:
