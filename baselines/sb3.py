@@ -31,11 +31,13 @@ from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
 from baselines import sb3_hyperparams as table
+from baselines.algorithms import CONTINUOUS
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.runs import RunError
@@ -106,6 +108,7 @@ class SB3Config:
             )
         resolved = table.resolve(self.ALGO, kind, overrides)
         # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
+        check_zoo_values(resolved, kind)
         decode_policy_kwargs(resolved.get("policy_kwargs", {}))
         for value in resolved.values():
             _schedule(value)
@@ -179,6 +182,28 @@ def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
     return overrides
 
 
+NOISE_TYPES = ("normal", "ornstein-uhlenbeck")
+
+
+def check_zoo_values(hyperparams: dict[str, Any], kind: str) -> None:
+    """``ValueError`` for values SB3 would take and fail on later (a traceback deep in torch, or minutes of work)."""
+    n_envs = hyperparams.get("n_envs", 1)
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"hyperparams: n_envs must be a positive integer, got {n_envs!r}")
+    noise_type = hyperparams.get("noise_type")
+    if noise_type is not None and noise_type not in NOISE_TYPES:
+        raise ValueError(f"hyperparams: noise_type must be one of {', '.join(NOISE_TYPES)} or null, got {noise_type!r}")
+    if noise_type is not None and kind != CONTINUOUS:
+        raise ValueError("hyperparams: noise_type needs a continuous action space; drop it for a discrete env")
+    noise_std = hyperparams.get("noise_std", 0.1)
+    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not noise_std > 0:
+        raise ValueError(f"hyperparams: noise_std must be a positive number, got {noise_std!r}")
+    policy_kwargs = hyperparams.get("policy_kwargs", {})
+    if not isinstance(policy_kwargs, dict):
+        raise ValueError(f"hyperparams: policy_kwargs must be a JSON object, got {policy_kwargs!r}")
+    _net_arch_chains(policy_kwargs.get("net_arch"))
+
+
 # ---- building the model ----
 
 
@@ -226,9 +251,12 @@ def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, dev
     if noise is not None:
         values["action_noise"] = noise
     try:
-        return ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
+        model = ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
     except (ValueError, TypeError, AssertionError) as error:  # SB3 checks its arguments with asserts too
         raise RunError(f"{algo}: Stable-Baselines3 refused the hyperparameters {hyperparams}: {error}") from error
+    # SB3's default logger creates an empty SB3-<time> folder in the temp dir; a run writes nothing outside --out
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 # ---- the policy: predict, tensors, metadata, and back ----
@@ -332,7 +360,7 @@ def _net_arch_chains(net_arch: Any) -> list[list[int]]:
         if not isinstance(widths, list) or not all(
             isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in widths
         ):
-            raise ValueError(f"net_arch must be a list of positive integers or a dict of them, got {net_arch!r}")
+            raise ValueError(f"net_arch must be a list of positive integers or a dict of such lists, got {net_arch!r}")
     return [widths for widths in lists if widths]
 
 
