@@ -101,6 +101,29 @@ def action_kind(env_id: str) -> str:
         raise CliError(str(error)) from error
 
 
+HEADLESS_VIDEO_DRIVERS = frozenset({"offscreen", "dummy"})
+# Set to 1 to open windows on a headless video driver anyway: tests that drive the window code use it.
+ALLOW_HEADLESS_WINDOW = "CARTPOLE_ALLOW_HEADLESS_WINDOW"
+
+
+def require_display(command: str) -> None:
+    """Refuse a window that nobody could see: without a display pygame falls back to an invisible driver."""
+    if os.environ.get(ALLOW_HEADLESS_WINDOW) == "1":
+        return
+    import pygame
+
+    try:
+        pygame.display.init()
+        driver = pygame.display.get_driver()
+    except pygame.error as error:
+        driver = f"none: {error}"
+    if driver in HEADLESS_VIDEO_DRIVERS or driver.startswith("none"):
+        raise CliError(
+            f"{command} needs a display, but pygame has none (video driver {driver}); "
+            "save a video instead with: cartpole-baselines render ... --out FILE.gif|FILE.mp4"
+        )
+
+
 def seed_arg(text: str) -> int:
     """argparse type of ``--seed``: NumPy, Gymnasium and torch all refuse negative seeds, so refuse them here."""
     try:

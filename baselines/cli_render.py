@@ -12,7 +12,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
-from baselines.cli_common import CliError, add_gym_package_flag, import_gym_packages, load_run, resolve_env_id, seed_arg
+from baselines.cli_common import (
+    CliError,
+    add_gym_package_flag,
+    import_gym_packages,
+    load_run,
+    require_display,
+    resolve_env_id,
+    seed_arg,
+)
 from baselines.rollouts import (
     SCRIPTED_POLICIES,
     GridFrame,
@@ -53,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     grid = _check_arguments(args)
     policy, env_id = _policy_and_env_id(args)
     resolve_env_id(env_id)  # a clear error for an unknown id or module
+    if args.human:
+        require_display("render --human")
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     env: Any
     if grid is None:

@@ -23,7 +23,7 @@ import baselines.video
 from baselines import cli_play, cli_render
 from baselines.checkpoint import CheckpointError
 from baselines.cli import main
-from baselines.cli_common import CliError
+from baselines.cli_common import ALLOW_HEADLESS_WINDOW, CliError
 from baselines.play import play_frames
 from baselines.rollouts import ScriptedPolicy, grid_frames, rollout_frames
 from baselines.runs import RunError
@@ -359,7 +359,11 @@ def test_the_window_reports_keys_and_closing():
 
 
 def scripted_window(monkeypatch, script: list[list[KeyEvent]]) -> list[np.ndarray]:
-    """Make every FrameWindow read its events from ``script`` (then quit); returns the frames shown."""
+    """Make every FrameWindow read its events from ``script`` (then quit); returns the frames shown.
+
+    The window code runs for real on the dummy video driver, which the commands refuse unless told otherwise.
+    """
+    monkeypatch.setenv(ALLOW_HEADLESS_WINDOW, "1")
     shown: list[np.ndarray] = []
     events = iter(script)
     original_show = FrameWindow.show
@@ -390,6 +394,20 @@ def test_render_human_plays_in_the_window_and_stops_when_it_is_closed(monkeypatc
     assert len(shown) == 3
     assert "not written: the window was closed" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the video nor its temporary file
+
+
+@pytest.mark.parametrize(
+    "argv", [("play",), ("render", "--env", "ContinuousCartPole-v0", "--human"), ("play", "--env", "CartPole-v1")]
+)
+def test_a_window_without_a_display_is_refused_naming_out(argv, monkeypatch, capsys):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # what pygame falls back to, like "offscreen", with no display
+    monkeypatch.delenv(ALLOW_HEADLESS_WINDOW, raising=False)
+    shown = scripted_window(monkeypatch, [[]] * 1000)
+    monkeypatch.delenv(ALLOW_HEADLESS_WINDOW)
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "needs a display" in err and "--out FILE.gif|FILE.mp4" in err and len(err.strip().splitlines()) == 1
+    assert shown == []
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------------
