@@ -4,7 +4,8 @@ Each subcommand is a small module with ``add_parser(subparsers) -> None``, which
 ``handler=<function(args) -> int exit code>`` as a default. To add a subcommand, write such a module and list it in
 ``SUBCOMMANDS``. Keep heavy imports (torch, SB3, pygame) inside the handler so ``--help`` stays fast. Handlers raise
 ``CliError`` (or ``RunError``/``CheckpointError``/``TrainingDiverged``) for user errors: the message goes to stderr,
-exit code 2.
+exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C, also while the
+subcommands are still importing, is one line and exit code 130.
 """
 
 from __future__ import annotations
