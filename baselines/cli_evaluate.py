@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from baselines.cli_common import CliError, add_checkpoint_arg, resolve_env_id, seed_arg
+from baselines.cli_common import CliError, add_checkpoint_arg, add_gym_package_flag, load_run, seed_arg
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=seed_arg, help="env seed (default: the run's held-out test seed)")
     add_checkpoint_arg(parser)
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_gym_package_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -28,18 +29,14 @@ def run(args: argparse.Namespace) -> int:
     import gymnasium as gym
     import numpy as np
 
-    from baselines import load_policy
     from baselines.evaluation import evaluate
-    from baselines.runs import read_run_config
     from baselines.training import test_seed
 
     if args.episodes < 1:
         raise CliError(f"--episodes must be at least 1, got {args.episodes}")
-    run_config = read_run_config(args.run_dir)
-    env_id = run_config["env_id"]
-    threshold = gym.spec(resolve_env_id(env_id)).reward_threshold
+    run_config, env_id, policy = load_run(args.run_dir, args.gym_package, args.checkpoint)
+    threshold = gym.spec(env_id).reward_threshold
     seed = args.seed if args.seed is not None else test_seed(int(run_config["config"].get("seed", 0)))
-    policy = load_policy(args.run_dir, args.checkpoint)
     returns = evaluate(policy, env_id, episodes=args.episodes, seed=seed)
     result: dict[str, Any] = {
         "run_dir": str(args.run_dir),

@@ -181,6 +181,11 @@ def policy_from_checkpoint(
         raise ValueError(f"REINFORCE policy metadata 'hidden_size' must be a positive integer, got {hidden_size!r}")
     if not isinstance(metadata.get("continuous"), bool) or not isinstance(metadata.get("env_id"), str):
         raise ValueError("REINFORCE policy metadata needs 'continuous' (bool) and 'env_id' (str)")
+    first_layer = tensors.get("net.0.weight")
+    # Before building: the network's size must be the one the file holds, not what the metadata claims.
+    if metadata["policy"] == "mlp" and (first_layer is None or first_layer.shape[:1] != (hidden_size,)):
+        shape = None if first_layer is None else tuple(first_layer.shape)
+        raise ValueError(f"REINFORCE metadata hidden_size {hidden_size} does not match tensor net.0.weight {shape}")
     policy = ReinforcePolicy(
         metadata["env_id"], metadata["continuous"], hidden_size, metadata["policy"] == "notebook_linear"
     )

@@ -93,7 +93,29 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise RunError(f"run config {path} is unreadable: {error}") from error
     if not isinstance(config, dict) or not all(key in config for key in ("algo", "env_id", "config")):
         raise RunError(f"run config {path} lacks the keys algo, env_id and config")
+    problem = _run_config_problem(config)
+    if problem:
+        raise RunError(f"run config {path}: {problem}; it was not written by 'train' or was edited")
     return config
+
+
+MAX_SEED = 2**63 - 1
+
+
+def _run_config_problem(config: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a config.json's fields, or None."""
+    for key in ("algo", "env_id"):
+        if not isinstance(config[key], str) or not config[key]:
+            return f"{key} must be a non-empty string, got {config[key]!r}"
+    package = config.get("gym_package")
+    if package is not None and not (isinstance(package, str) and all(p.isidentifier() for p in package.split("."))):
+        return f"gym_package must be a module name, got {package!r}"
+    if not isinstance(config["config"], dict):
+        return f"config must be a JSON object, got {type(config['config']).__name__}"
+    seed = config["config"].get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return f"config.seed must be an integer in 0..{MAX_SEED}, got {seed!r}"
+    return None
 
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -244,12 +244,13 @@ def test_train_evaluate_load_policy(
     assert str(out) in captured.out
 
     config = read_json(out / "config.json")
-    assert (config["algo"], config["env_id"]) == (algo, env)
+    registered, _, package = env.rpartition(":")[::-1]  # the run stores the registered id, the package apart
+    assert (config["algo"], config["env_id"], config.get("gym_package")) == (algo, registered, package or None)
     assert config["config"]["seed"] == seed and config["config"]["stop_when_solved"] is False
     assert {name: config["config"][name] for name in expected_config} == expected_config
     summary = read_json(out / "summary.json")
     assert summary.keys() >= SUMMARY_KEYS
-    assert (summary["algo"], summary["env_id"], summary["seed"], summary["device"]) == (algo, env, seed, "cpu")
+    assert (summary["algo"], summary["env_id"], summary["seed"], summary["device"]) == (algo, registered, seed, "cpu")
     assert summary["status"] == "finished" and summary["env_steps"] >= 1200
     rows = read_metrics(out)
     assert len(rows) == summary["evaluations"] >= 2
@@ -267,7 +268,7 @@ def test_train_evaluate_load_policy(
     result = json.loads(capsys.readouterr().out)
     assert result["return_mean"] == summary["eval_return_mean"]
     assert result["return_std"] == summary["eval_return_std"]
-    assert (result["algo"], result["env_id"], result["episodes"]) == (algo, env, 20)
+    assert (result["algo"], result["env_id"], result["episodes"]) == (algo, registered, 20)
 
     policy = load_policy(out)
     continuous = "Continuous" in env
