@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 
 from continuous_cartpole.actions import continuous_force_fraction, discrete_force_sign
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.physics import CartPoleParams, has_failed, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 
@@ -93,10 +93,10 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": RENDER_FPS}
 
     def __init__(self, continuous: bool = True, render_mode: str | None = None, **physics: Any) -> None:
-        self.params = CartPoleParams(**physics)
+        self.params = CartPoleParams.from_keywords(physics)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.render_mode = render_mode
         self.action_space = action_space(self.continuous)
         self.observation_space = observation_space(self.params)
@@ -111,10 +111,14 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         fraction = continuous_force_fraction(action) if self.continuous else discrete_force_sign(action)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if is_nonfinite(*self.state):  # math.cos(inf) would raise a bare "math domain error"
+            raise ValueError("the cart-pole state is NaN or infinite, so it cannot be stepped; call reset()")
         params = self.params
         self.state = state = step_state(params, self.state, fraction * params.force_mag, math)
         self.force_fraction = fraction
-        terminated = bool(has_failed(params, state[0], state[2]))
+        terminated = bool(has_failed(params, state[0], state[2], state[1], state[3]))
+        if terminated and is_nonfinite(*state):
+            gym.logger.warn("The cart-pole state became NaN or infinite; the episode terminates.")
         if not terminated:
             reward = 1.0
         elif not self._failed:
@@ -130,8 +134,9 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         return np.array(state, dtype=np.float32), reward, terminated, False, {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        seed = validate_seed(seed)
+        low, high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
         super().reset(seed=seed)
-        low, high = reset_bounds(options, self.params)
         self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
         self.force_fraction = 0.0
         self._failed = False

@@ -10,13 +10,28 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")  # a float, an ndarray or a tensor: whatever the caller's array library uses
 
 INTEGRATORS = ("euler", "semi-implicit euler")
+
+# Inclusive ranges of the numeric parameters. Within them the observation bounds are finite and one step from any
+# state inside them stays far below float32's largest value (about 3e38): the worst case, a light short cart-pole
+# spinning at the angular-speed bound with tau = 1e-4, gives accelerations near 1e28.
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "gravity": (-1e3, 1e3),
+    "masscart": (1e-3, 1e3),
+    "masspole": (1e-3, 1e3),
+    "length": (1e-2, 1e2),
+    "force_mag": (1e-3, 1e4),
+    "tau": (1e-4, 1.0),
+    "theta_threshold_radians": (1e-3, math.pi),
+    "x_threshold": (1e-3, 1e3),
+    "failure_reward": (-1e6, 1e6),
+}
 
 
 @dataclass(frozen=True)
@@ -44,16 +59,24 @@ class CartPoleParams:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ValueError(f"CartPole parameter {name} must be a real number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"CartPole parameter {name} must be finite, got {value!r}")
-            if name not in ("gravity", "failure_reward") and value <= 0:
-                raise ValueError(f"CartPole parameter {name} must be > 0, got {value!r}")
+            low, high = PARAMETER_RANGES[name]
+            if not low <= value <= high:  # NaN fails this too
+                raise ValueError(f"CartPole parameter {name} must lie in [{low:g}, {high:g}], got {value!r}")
             object.__setattr__(self, name, float(value))
         if self.kinematics_integrator not in INTEGRATORS:
             raise ValueError(
                 f"CartPole parameter kinematics_integrator must be one of {INTEGRATORS}, "
                 f"got {self.kinematics_integrator!r}"
             )
+
+    @classmethod
+    def from_keywords(cls, physics: dict[str, Any]) -> CartPoleParams:
+        """The parameters from an env's keyword arguments, naming any unknown keyword and the valid ones."""
+        valid = [field.name for field in fields(cls)]
+        for name in physics:
+            if name not in valid:
+                raise ValueError(f"unknown CartPole parameter {name!r}; valid: {', '.join(valid)}")
+        return cls(**physics)
 
     @classmethod
     def gymnasium(cls, **overrides: Any) -> CartPoleParams:
@@ -114,6 +137,19 @@ def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: M
     return x + params.tau * x_dot, x_dot, theta + params.tau * theta_dot, theta_dot
 
 
-def has_failed(params: CartPoleParams, x: T, theta: T) -> T:
-    """True where the cart left the track or the pole fell past the threshold (bool, or a bool array)."""
-    return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
+def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
+    """True where the cart left the track, the pole fell past the threshold or the state is not finite.
+
+    Returns a bool or a bool array. Pass the speeds too so that a NaN or infinite speed ends the episode at once.
+    """
+    out = (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
+    return out | is_nonfinite(x, theta, x_dot, theta_dot)
+
+
+def is_nonfinite(x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
+    """True where any variable is NaN or infinite: then the sum is too, and times 0.0 it is NaN, unequal to 0.
+
+    Written with arithmetic and ``!=`` only, so that it works on Python floats, arrays and tensors alike. A sum
+    of finite values can only overflow far outside every failure threshold, where the state has failed anyway.
+    """
+    return (x + theta + x_dot + theta_dot) * 0.0 != 0.0

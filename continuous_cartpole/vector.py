@@ -11,7 +11,7 @@ from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
@@ -85,7 +85,8 @@ class CartPoleVectorEnv(VectorEnv):
         continuous: bool = True,
         max_episode_steps: int = 500,
         render_mode: str | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = np.float32,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **physics: Any,
     ) -> None:
         for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
@@ -95,12 +96,14 @@ class CartPoleVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        self.params = CartPoleParams(**physics)
+        self.params = CartPoleParams.from_keywords(physics)
         self.num_envs = int(num_envs)
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.dtype = np.dtype(dtype)
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
 
         self.single_action_space = action_space(self.continuous)
         self.single_observation_space = observation_space(self.params)
@@ -108,79 +111,132 @@ class CartPoleVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
-        self.force_fraction = np.zeros(self.num_envs, dtype=np.float32)
+        self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
         self.steps = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
         self._renderer: CartPoleRenderer | None = None
+
+    @property
+    def force_fraction(self) -> np.ndarray:
+        """The last applied force of each sub-env as a fraction of ``force_mag`` (the rendered arrow)."""
+        return (self.force / self.params.force_mag).astype(np.float32)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        seed = validate_seed(seed)
+        options = dict(options) if isinstance(options, dict) else options
+        mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if options and "reset_mask" in options else None
+        low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        if mask is not None and self.state is None:
+            raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
-        self._reset_low, self._reset_high = reset_bounds(options, self.params)
-        self.state = self._draw_states(self.num_envs)
-        self.force_fraction[:] = 0.0
-        self.steps[:] = 0
-        self.prev_done[:] = False
+        self._reset_low, self._reset_high = low_high
+        if mask is None:
+            self.state = self._draw_states(self.num_envs)
+            mask = slice(None)
+        else:
+            assert self.state is not None
+            self.state[:, mask] = self._draw_states(np.count_nonzero(mask))
+        self.force[mask] = 0.0
+        self.steps[mask] = 0
+        self.prev_done[mask] = False
+        self._failed[mask] = False
         return self._observations(), {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        fraction = self._force_fractions(actions)
+        force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         params, state = self.params, self.state
-        force = fraction * params.force_mag
+        terminated = np.empty(self.num_envs, dtype=bool)
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
-            np.stack(step_state(params, tuple(state[:, block]), force[block], np), out=state[:, block])
-        self.force_fraction[:] = fraction
-
-        terminated = has_failed(params, state[0], state[2])
+            stepped = step_state(params, tuple(state[:, block]), force[block], np)
+            np.stack(stepped, out=state[:, block])
+            terminated[block] = has_failed(params, stepped[0], stepped[2], stepped[1], stepped[3])
+        self.force = force
+        if not np.isfinite(state.sum()):
+            gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
         self.steps += 1
         truncated = self.steps >= self.max_episode_steps
         reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
 
+        info: dict[str, Any] = {}
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._restart_previously_done(reward, terminated, truncated)
+            self.prev_done = terminated | truncated
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP:
+            info = self._restart_done(terminated | truncated)
+        else:  # DISABLED: like a single env stepped past its end, the failing step pays once
+            reward[self._failed & terminated] = 0.0
+            self._failed |= terminated
+        return self._observations(), reward, terminated, truncated, info
+
+    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
         done_before = np.flatnonzero(self.prev_done)
-        if done_before.size:  # NEXT_STEP autoreset: these sub-envs start a new episode now
-            state[:, done_before] = self._draw_states(done_before.size)
-            self.steps[done_before] = 0
-            self.force_fraction[done_before] = 0.0
+        if done_before.size:
+            self._restart(done_before)
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
-        self.prev_done = terminated | truncated
-        return self._observations(), reward, terminated, truncated, {}
 
-    def _force_fractions(self, actions: Any) -> np.ndarray:
-        """Validate a batch of actions and return force / force_mag per sub-env, shape (num_envs,)."""
+    def _restart_done(self, done: np.ndarray) -> dict[str, Any]:
+        """SAME_STEP: ended sub-envs restart now; their last observation goes to ``info["final_obs"]``."""
+        ended = np.flatnonzero(done)
+        if not ended.size:
+            return {}
+        final_obs = np.full(self.num_envs, None, dtype=object)  # per sub-env, as SyncVectorEnv gives it
+        for index, obs in zip(ended, self._observations(ended), strict=True):
+            final_obs[index] = obs
+        self._restart(ended)
+        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}
+
+    def _restart(self, indices: np.ndarray) -> None:
+        assert self.state is not None
+        self.state[:, indices] = self._draw_states(indices.size)
+        self.steps[indices] = 0
+        self.force[indices] = 0.0
+
+    def _forces(self, actions: Any) -> np.ndarray:
+        """Validate a batch of actions and return the force on each cart, shape (num_envs,), in the state dtype."""
         actions = np.asarray(actions)
         if actions.dtype.kind not in "fiu":
             raise TypeError(f"actions must be numeric, got dtype {actions.dtype}")
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
+        force_mag = self.params.force_mag
         if self.continuous:
-            finite = np.isfinite(actions[:, 0])
-            if not finite.all():
-                bad = np.flatnonzero(~finite)
-                raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {actions[bad[:10], 0]}")
-            return np.clip(actions[:, 0], -1.0, 1.0, dtype=self.dtype)
+            column = actions[:, 0]
+            if not np.isfinite(column).all():
+                bad = np.flatnonzero(~np.isfinite(column))
+                raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
+            fraction = np.clip(column, -1.0, 1.0, dtype=self.dtype)
+            return np.multiply(fraction, force_mag, out=fraction)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
-        push_right = actions == 1
-        if np.count_nonzero(push_right) + np.count_nonzero(actions == 0) != self.num_envs:
-            bad = np.flatnonzero((actions != 0) & ~push_right)
+        if (actions >> 1).any():  # neither 0 nor 1: a higher bit is set (negative integers shift to -1)
+            bad = np.flatnonzero((actions != 0) & (actions != 1))
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        return np.where(push_right, self.dtype.type(1.0), self.dtype.type(-1.0))
+        # 1 -> 2f - f = f and 0 -> -f, both exact: the same forces as +-force_mag
+        force = np.multiply(actions, 2.0 * force_mag, dtype=self.dtype)
+        return np.subtract(force, force_mag, out=force)
 
     def _draw_states(self, count: int) -> np.ndarray:
         # drawn as (count, 4) so that sub-env i uses the same random numbers a single env would
         draws = self.np_random.uniform(low=self._reset_low, high=self._reset_high, size=(count, 4))
         return draws.T.astype(self.dtype)
 
-    def _observations(self) -> np.ndarray:
+    def _observations(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """A fresh (num_envs, 4) float32 array, written straight from the (4, num_envs) state."""
         assert self.state is not None
-        return self.state.T.astype(np.float32, order="C")
+        state = self.state if indices is None else self.state[:, indices]
+        obs = np.empty((state.shape[1], 4), dtype=np.float32)
+        np.copyto(obs.T, state, casting="same_kind")
+        return obs
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -203,3 +259,19 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_renderer": None}
+
+
+def _autoreset_mode(mode: Any) -> AutoresetMode:
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        valid = ", ".join(repr(m.value) for m in AutoresetMode)
+        raise ValueError(f"autoreset_mode must be an AutoresetMode or one of {valid}, got {mode!r}") from None
+
+
+def _reset_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(f"reset option reset_mask must be a bool array of shape ({num_envs},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option reset_mask must select at least one sub-env")
+    return mask
