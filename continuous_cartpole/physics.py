@@ -28,8 +28,8 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
     "length": (1e-2, 1e2),
     "force_mag": (1e-3, 1e4),
     "tau": (1e-4, 1.0),
-    "theta_threshold_radians": (1e-3, math.pi),
-    "x_threshold": (1e-3, 1e3),
+    "theta_threshold_radians": (1e-9, math.pi),
+    "x_threshold": (1e-9, 1e3),
     "failure_reward": (-1e6, 1e6),
 }
 
@@ -40,6 +40,11 @@ class CartPoleParams:
 
     Defaults are Gymnasium's CartPole except the failure angle (20 degrees, not 12) and the reward paid on the
     failing step (0.0, not 1.0). ``CartPoleParams.gymnasium()`` gives Gymnasium's values.
+
+    Every number must lie in its ``PARAMETER_RANGES`` interval: gravity [-1e3, 1e3] m/s^2, masscart and masspole
+    [1e-3, 1e3] kg, length [1e-2, 1e2] m, force_mag [1e-3, 1e4] N, tau [1e-4, 1] s, theta_threshold_radians
+    [1e-9, pi], x_threshold [1e-9, 1e3] m, failure_reward [-1e6, 1e6]. Then the observation bounds are finite and
+    one step from any state inside them cannot overflow, even in float32.
     """
 
     gravity: float = 9.8
@@ -142,8 +147,12 @@ def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, t
 
     Returns a bool or a bool array. Pass the speeds too so that a NaN or infinite speed ends the episode at once.
     """
-    out = (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
-    return out | is_nonfinite(x, theta, x_dot, theta_dot)
+    return has_left_bounds(params, x, theta) | is_nonfinite(x, theta, x_dot, theta_dot)
+
+
+def has_left_bounds(params: CartPoleParams, x: T, theta: T) -> T:
+    """True where the cart left the track or the pole fell past the threshold; NaN is not caught here."""
+    return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
 
 
 def is_nonfinite(x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:

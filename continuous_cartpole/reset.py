@@ -30,10 +30,18 @@ def require_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def reset_bounds(options: dict[str, Any] | None, params: CartPoleParams) -> tuple[float, float]:
-    """The interval each state variable is drawn from at reset: the defaults, or the options' ``low``/``high``."""
-    if options is not None and not isinstance(options, dict):
+def options_dict(options: Any) -> dict[str, Any]:
+    """A copy of the ``reset`` options (empty for None), refusing anything but a dict."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
         raise ValueError(f"reset options must be a dict such as {{'low': -0.1, 'high': 0.1}} or None, got {options!r}")
+    return dict(options)
+
+
+def reset_bounds(options: Any, params: CartPoleParams) -> tuple[float, float]:
+    """The interval each state variable is drawn from at reset: the defaults, or the options' ``low``/``high``."""
+    options = options_dict(options)
     if not options:
         return DEFAULT_LOW, DEFAULT_HIGH
     low = _bound(options, "low", DEFAULT_LOW)

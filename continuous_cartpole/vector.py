@@ -9,9 +9,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.physics import CartPoleParams, has_left_bounds, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
@@ -112,11 +112,18 @@ class CartPoleVectorEnv(VectorEnv):
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
-        self.steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
+        self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
         self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
+        self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
         self._renderer: CartPoleRenderer | None = None
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The number of steps of each sub-env's current episode."""
+        return self._clock - self._episode_start
 
     @property
     def force_fraction(self) -> np.ndarray:
@@ -127,8 +134,8 @@ class CartPoleVectorEnv(VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         seed = validate_seed(seed)
-        options = dict(options) if isinstance(options, dict) else options
-        mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if options and "reset_mask" in options else None
+        options = options_dict(options)
+        mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if "reset_mask" in options else None
         low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
         if mask is not None and self.state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
@@ -136,12 +143,13 @@ class CartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs)
+            self._clock = 0
             mask = slice(None)
         else:
             assert self.state is not None
             self.state[:, mask] = self._draw_states(np.count_nonzero(mask))
         self.force[mask] = 0.0
-        self.steps[mask] = 0
+        self._episode_start[mask] = self._clock
         self.prev_done[mask] = False
         self._failed[mask] = False
         return self._observations(), {}
@@ -151,29 +159,52 @@ class CartPoleVectorEnv(VectorEnv):
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         params, state = self.params, self.state
-        terminated = np.empty(self.num_envs, dtype=bool)
-        for start in range(0, self.num_envs, BLOCK):
-            block = slice(start, start + BLOCK)
-            stepped = step_state(params, tuple(state[:, block]), force[block], np)
-            np.stack(stepped, out=state[:, block])
-            terminated[block] = has_failed(params, stepped[0], stepped[2], stepped[1], stepped[3])
+        if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
+            with np.errstate(invalid="ignore", over="ignore"):
+                terminated = self._integrate(state, force)
+        else:
+            terminated = self._integrate(state, force)
         self.force = force
-        if not np.isfinite(state.sum()):
-            gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
-        self.steps += 1
-        truncated = self.steps >= self.max_episode_steps
-        reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
+        flat = state.reshape(-1)
+        self._nonfinite = not np.isfinite(flat @ flat)  # one fast pass; the exact rule only when it fails
+        if self._nonfinite:
+            with np.errstate(invalid="ignore"):
+                nonfinite = is_nonfinite(state[0], state[2], state[1], state[3])
+            if nonfinite.any():
+                gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
+                terminated |= nonfinite
+        self._clock += 1
+        truncated = self._episode_start <= self._clock - self.max_episode_steps
+        if params.failure_reward == 0.0:
+            reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
+        else:
+            reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
 
         info: dict[str, Any] = {}
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             self._restart_previously_done(reward, terminated, truncated)
-            self.prev_done = terminated | truncated
+            np.logical_or(terminated, truncated, out=self.prev_done)
         elif self.autoreset_mode == AutoresetMode.SAME_STEP:
             info = self._restart_done(terminated | truncated)
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
         return self._observations(), reward, terminated, truncated, info
+
+    def _integrate(self, state: np.ndarray, force: np.ndarray) -> np.ndarray:
+        """Step ``state`` in place, block by block, and return where each sub-env left the bounds."""
+        params = self.params
+        if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
+            stepped = step_state(params, tuple(state), force, np)
+            state[0], state[1], state[2], state[3] = stepped
+            return has_left_bounds(params, stepped[0], stepped[2])
+        left = np.empty(self.num_envs, dtype=bool)
+        for start in range(0, self.num_envs, BLOCK):
+            block = slice(start, start + BLOCK)
+            stepped = step_state(params, tuple(state[:, block]), force[block], np)
+            state[0, block], state[1, block], state[2, block], state[3, block] = stepped
+            left[block] = has_left_bounds(params, stepped[0], stepped[2])
+        return left
 
     def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
         """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
@@ -198,7 +229,7 @@ class CartPoleVectorEnv(VectorEnv):
     def _restart(self, indices: np.ndarray) -> None:
         assert self.state is not None
         self.state[:, indices] = self._draw_states(indices.size)
-        self.steps[indices] = 0
+        self._episode_start[indices] = self._clock
         self.force[indices] = 0.0
 
     def _forces(self, actions: Any) -> np.ndarray:
@@ -214,8 +245,8 @@ class CartPoleVectorEnv(VectorEnv):
             if not np.isfinite(column).all():
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
-            fraction = np.clip(column, -1.0, 1.0, dtype=self.dtype)
-            return np.multiply(fraction, force_mag, out=fraction)
+            force = np.clip(column, -1.0, 1.0, dtype=self.dtype)
+            return np.multiply(force, force_mag, out=force)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         if (actions >> 1).any():  # neither 0 nor 1: a higher bit is set (negative integers shift to -1)
@@ -251,6 +282,38 @@ class CartPoleVectorEnv(VectorEnv):
             self._renderer.draw(float(x), float(theta), float(fraction) if self.continuous else None)
             frames.append(self._renderer.rgb_array())
         return tuple(frames)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """One result per sub-env, as ``SyncVectorEnv.call`` gives: ``call("render")`` is each sub-env's frame.
+
+        The sub-envs share every other attribute, so its value (or what calling it once returns) is repeated.
+        """
+        if name == "render":
+            frames = self.render(*args, **kwargs)
+            return frames if frames is not None else (None,) * self.num_envs
+        value = self._shared_attribute(name)
+        result = value(*args, **kwargs) if callable(value) else value
+        return (result,) * self.num_envs
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """``call(name)``, as in ``SyncVectorEnv``."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values."""
+        self._shared_attribute(name)
+        if isinstance(values, (list, tuple)):
+            if len(values) != self.num_envs or any(value is not values[0] and value != values[0] for value in values):
+                raise ValueError(
+                    f"the sub-envs share {name!r}: pass one value or {self.num_envs} equal values, got {values!r}"
+                )
+            values = values[0]
+        setattr(self, name, values)
+
+    def _shared_attribute(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(self, name):
+            raise AttributeError(f"CartPoleVectorEnv has no public attribute {name!r}")
+        return getattr(self, name)
 
     def close_extras(self, **kwargs: Any) -> None:
         if self._renderer is not None:
