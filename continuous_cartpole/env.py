@@ -104,6 +104,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow
         self._failed = False
+        self._nonfinite = False
         self._warned_after_failure = False
         self._renderer: CartPoleRenderer | None = None
 
@@ -111,13 +112,14 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         fraction = continuous_force_fraction(action) if self.continuous else discrete_force_sign(action)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
-        if is_nonfinite(*self.state):  # math.cos(inf) would raise a bare "math domain error"
+        if self._nonfinite:  # math.cos(inf) would raise a bare "math domain error"
             raise ValueError("the cart-pole state is NaN or infinite, so it cannot be stepped; call reset()")
         params = self.params
         self.state = state = step_state(params, self.state, fraction * params.force_mag, math)
         self.force_fraction = fraction
         terminated = bool(has_failed(params, state[0], state[2], state[1], state[3]))
-        if terminated and is_nonfinite(*state):
+        if terminated and is_nonfinite(state[0], state[2], state[1], state[3]):
+            self._nonfinite = True
             gym.logger.warn("The cart-pole state became NaN or infinite; the episode terminates.")
         if not terminated:
             reward = 1.0
@@ -140,6 +142,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
         self.force_fraction = 0.0
         self._failed = False
+        self._nonfinite = False
         self._warned_after_failure = False
         if self.render_mode == "human":
             self.render()

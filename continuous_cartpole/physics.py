@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -88,11 +89,11 @@ class CartPoleParams:
         """Gymnasium's CartPole-v1 values: 12 degree failure angle and reward 1.0 on the failing step."""
         return cls(**{"theta_threshold_radians": 12 * 2 * math.pi / 360, "failure_reward": 1.0, **overrides})
 
-    @property
+    @cached_property  # read several times a step: computed once (a frozen dataclass still takes the cache)
     def total_mass(self) -> float:
         return self.masspole + self.masscart
 
-    @property
+    @cached_property
     def polemass_length(self) -> float:
         return self.masspole * self.length
 

@@ -161,18 +161,14 @@ class CartPoleVectorEnv(VectorEnv):
         params, state = self.params, self.state
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
-                terminated = self._integrate(state, force)
+                terminated, finite = self._integrate(state, force)
         else:
-            terminated = self._integrate(state, force)
-        self.force = force
-        flat = state.reshape(-1)
-        self._nonfinite = not np.isfinite(flat @ flat)  # one fast pass; the exact rule only when it fails
+            terminated, finite = self._integrate(state, force)
+        self._nonfinite = not finite  # the exact per-sub-env rule below only when this fails
         if self._nonfinite:
+            gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
             with np.errstate(invalid="ignore"):
-                nonfinite = is_nonfinite(state[0], state[2], state[1], state[3])
-            if nonfinite.any():
-                gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
-                terminated |= nonfinite
+                terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
         if params.failure_reward == 0.0:
@@ -191,20 +187,25 @@ class CartPoleVectorEnv(VectorEnv):
             self._failed |= terminated
         return self._observations(), reward, terminated, truncated, info
 
-    def _integrate(self, state: np.ndarray, force: np.ndarray) -> np.ndarray:
-        """Step ``state`` in place, block by block, and return where each sub-env left the bounds."""
+    def _integrate(self, state: np.ndarray, force: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
+
+        Returns where each sub-env left the bounds, and whether every new state is finite.
+        """
         params = self.params
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             stepped = step_state(params, tuple(state), force, np)
             state[0], state[1], state[2], state[3] = stepped
-            return has_left_bounds(params, stepped[0], stepped[2])
+            return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
         left = np.empty(self.num_envs, dtype=bool)
+        finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
             stepped = step_state(params, tuple(state[:, block]), force[block], np)
             state[0, block], state[1, block], state[2, block], state[3, block] = stepped
             left[block] = has_left_bounds(params, stepped[0], stepped[2])
-        return left
+            finite &= bool(np.isfinite(state[:, block]).all())
+        return left, finite
 
     def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
         """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
@@ -245,16 +246,16 @@ class CartPoleVectorEnv(VectorEnv):
             if not np.isfinite(column).all():
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
-            force = np.clip(column, -1.0, 1.0, dtype=self.dtype)
-            return np.multiply(force, force_mag, out=force)
+            np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
+            return np.multiply(self.force, force_mag, out=self.force)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         if (actions >> 1).any():  # neither 0 nor 1: a higher bit is set (negative integers shift to -1)
             bad = np.flatnonzero((actions != 0) & (actions != 1))
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
         # 1 -> 2f - f = f and 0 -> -f, both exact: the same forces as +-force_mag
-        force = np.multiply(actions, 2.0 * force_mag, dtype=self.dtype)
-        return np.subtract(force, force_mag, out=force)
+        np.multiply(actions, 2.0 * force_mag, out=self.force, casting="unsafe")
+        return np.subtract(self.force, force_mag, out=self.force)
 
     def _draw_states(self, count: int) -> np.ndarray:
         # drawn as (count, 4) so that sub-env i uses the same random numbers a single env would
