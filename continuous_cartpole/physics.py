@@ -117,10 +117,18 @@ class CartPoleParams:
         )
 
 
-def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: ModuleType) -> tuple[T, T, T, T]:
+def step_state(
+    params: CartPoleParams,
+    state: tuple[T, T, T, T],
+    force: T,
+    xp: ModuleType,
+    out: tuple[T, T, T, T] | None = None,
+) -> tuple[T, T, T, T]:
     """One integration step of ``(x, x_dot, theta, theta_dot)`` under a horizontal ``force`` on the cart.
 
     ``xp`` is the module providing ``cos`` and ``sin`` for the arrays given: ``math``, ``numpy`` or ``torch``.
+    ``out`` (arrays or tensors only) receives the new state through ``xp.add(..., out=)``; it may be ``state``
+    itself, updated in place without copies: every old value is read before the variable it belongs to is written.
     See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
     """
     x, x_dot, theta, theta_dot = state
@@ -131,16 +139,22 @@ def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: M
         params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / params.total_mass)
     )
     xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
+
+    def advance(value: T, rate: T, index: int) -> T:
+        """``value + tau * rate``, written into ``out[index]`` when given."""
+        increment = params.tau * rate
+        return value + increment if out is None else xp.add(value, increment, out=out[index])
+
     if params.kinematics_integrator == "euler":
         return (
-            x + params.tau * x_dot,
-            x_dot + params.tau * xacc,
-            theta + params.tau * theta_dot,
-            theta_dot + params.tau * thetaacc,
+            advance(x, x_dot, 0),
+            advance(x_dot, xacc, 1),
+            advance(theta, theta_dot, 2),
+            advance(theta_dot, thetaacc, 3),
         )
-    x_dot = x_dot + params.tau * xacc
-    theta_dot = theta_dot + params.tau * thetaacc
-    return x + params.tau * x_dot, x_dot, theta + params.tau * theta_dot, theta_dot
+    x_dot = advance(x_dot, xacc, 1)
+    theta_dot = advance(theta_dot, thetaacc, 3)
+    return advance(x, x_dot, 0), x_dot, advance(theta, theta_dot, 2), theta_dot
 
 
 def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:

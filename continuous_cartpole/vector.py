@@ -194,15 +194,15 @@ class CartPoleVectorEnv(VectorEnv):
         """
         params = self.params
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
-            stepped = step_state(params, tuple(state), force, np)
-            state[0], state[1], state[2], state[3] = stepped
+            rows = tuple(state)
+            stepped = step_state(params, rows, force, np, out=rows)
             return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
         left = np.empty(self.num_envs, dtype=bool)
         finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
-            stepped = step_state(params, tuple(state[:, block]), force[block], np)
-            state[0, block], state[1, block], state[2, block], state[3, block] = stepped
+            rows = tuple(state[:, block])
+            stepped = step_state(params, rows, force[block], np, out=rows)
             left[block] = has_left_bounds(params, stepped[0], stepped[2])
             finite &= bool(np.isfinite(state[:, block]).all())
         return left, finite
