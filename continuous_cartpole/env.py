@@ -117,7 +117,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         params = self.params
         self.state = state = step_state(params, self.state, fraction * params.force_mag, math)
         self.force_fraction = fraction
-        terminated = bool(has_failed(params, state[0], state[2], state[1], state[3]))
+        terminated = has_failed(params, state[0], state[2], state[1], state[3])  # a bool for Python floats
         if terminated and is_nonfinite(state[0], state[2], state[1], state[3]):
             self._nonfinite = True
             gym.logger.warn("The cart-pole state became NaN or infinite; the episode terminates.")

@@ -140,21 +140,24 @@ def step_state(
     )
     xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
 
-    def advance(value: T, rate: T, index: int) -> T:
-        """``value + tau * rate``, written into ``out[index]`` when given."""
-        increment = params.tau * rate
-        return value + increment if out is None else xp.add(value, increment, out=out[index])
-
+    tau = params.tau
+    if out is None:  # new values: Python floats, or fresh arrays and tensors
+        if params.kinematics_integrator == "euler":
+            return x + tau * x_dot, x_dot + tau * xacc, theta + tau * theta_dot, theta_dot + tau * thetaacc
+        x_dot = x_dot + tau * xacc
+        theta_dot = theta_dot + tau * thetaacc
+        return x + tau * x_dot, x_dot, theta + tau * theta_dot, theta_dot
+    # the same sums, written into out: each old value is read before its own variable is overwritten
+    new_x, new_x_dot, new_theta, new_theta_dot = out
     if params.kinematics_integrator == "euler":
-        return (
-            advance(x, x_dot, 0),
-            advance(x_dot, xacc, 1),
-            advance(theta, theta_dot, 2),
-            advance(theta_dot, thetaacc, 3),
-        )
-    x_dot = advance(x_dot, xacc, 1)
-    theta_dot = advance(theta_dot, thetaacc, 3)
-    return advance(x, x_dot, 0), x_dot, advance(theta, theta_dot, 2), theta_dot
+        xp.add(x, tau * x_dot, out=new_x)
+        xp.add(theta, tau * theta_dot, out=new_theta)
+    xp.add(x_dot, tau * xacc, out=new_x_dot)
+    xp.add(theta_dot, tau * thetaacc, out=new_theta_dot)
+    if params.kinematics_integrator != "euler":
+        xp.add(x, tau * new_x_dot, out=new_x)
+        xp.add(theta, tau * new_theta_dot, out=new_theta)
+    return out
 
 
 def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
