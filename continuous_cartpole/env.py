@@ -69,7 +69,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     ``continuous`` (bool), ``render_mode`` (``None``, ``"human"`` or ``"rgb_array"``) and the physics:
     ``gravity=9.8, masscart=1.0, masspole=0.1, length=0.5`` (half the pole), ``force_mag=10.0, tau=0.02,
     theta_threshold_radians=20 degrees, x_threshold=2.4, kinematics_integrator="euler"`` (or
-    ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a bad value raises ``ValueError``.
+    ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a value outside its range (see
+    ``CartPoleParams``) or an unknown keyword raises a ``ValueError`` naming it.
     With ``theta_threshold_radians=12 degrees`` and ``failure_reward=1.0``, ``DiscreteCartPole-v0`` reproduces
     Gymnasium's ``CartPole-v1`` step for step.
 

@@ -25,8 +25,8 @@ class CartPoleVectorEnv(VectorEnv):
 
     ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy. It is the
     ``vector_entry_point`` of both registered ids, so ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)``
-    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1`` and the same seed it
-    reproduces the single env bit for bit (float64 state, the default).
+    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1``, the same seed and
+    ``dtype=np.float64`` it reproduces the single env bit for bit.
 
     ## Action Space
 
@@ -41,7 +41,7 @@ class CartPoleVectorEnv(VectorEnv):
     ## Rewards
 
     Per sub-env: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset step that
-    follows the end of an episode.
+    follows the end of an episode (``NEXT_STEP``) and on steps past a failure (``DISABLED``, as in the single env).
 
     ## Starting State
 
@@ -50,16 +50,26 @@ class CartPoleVectorEnv(VectorEnv):
 
     ## Episode End
 
-    Termination as in the single env; truncation after ``max_episode_steps`` (500). Autoreset is
-    ``AutoresetMode.NEXT_STEP``: the step after an episode ends returns the reset observation, reward 0.0 and both
-    flags False, and ignores that sub-env's action.
+    Termination as in the single env (a NaN or infinite state terminates too, with a warning); truncation after
+    ``max_episode_steps`` (500). ``autoreset_mode`` chooses what follows the end of an episode, as Gymnasium's
+    ``SyncVectorEnv`` does it:
+
+    - ``AutoresetMode.NEXT_STEP`` (default): the next step returns the reset observation, reward 0.0 and both flags
+      False, and ignores that sub-env's action.
+    - ``AutoresetMode.SAME_STEP``: the step that ends the episode returns the reset observation already; the last
+      observation is in ``info["final_obs"]`` (an object array, ``None`` for the other sub-envs) with the mask
+      ``info["_final_obs"]``, and ``info["final_info"]`` / ``info["_final_info"]`` beside them.
+    - ``AutoresetMode.DISABLED``: nothing restarts by itself; ``reset(options={"reset_mask": mask})`` restarts the
+      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are.
 
     ## Arguments
 
-    ``num_envs``, ``continuous``, ``max_episode_steps=500``, ``render_mode`` (``None`` or ``"rgb_array"``: one
-    frame per sub-env), ``dtype`` of the simulated state (``np.float64``, or ``np.float32`` for about twice the
-    throughput, within float32 rounding of the single env), and the physics keyword arguments of
-    ``CartPoleParams``.
+    ``num_envs``, ``continuous`` (a bool), ``max_episode_steps=500``, ``render_mode`` (``None`` or
+    ``"rgb_array"``: one frame per sub-env), ``dtype`` of the simulated state: ``np.float32`` (default, 2-3x the
+    throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
+    env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
+    physics keyword arguments of ``CartPoleParams``. ``call``, ``get_attr`` and ``set_attr`` work as in
+    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared.
 
     >>> import gymnasium as gym
     >>> import numpy as np
@@ -71,10 +81,12 @@ class CartPoleVectorEnv(VectorEnv):
     >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 1]))
     >>> reward
     array([1., 1., 1.], dtype=float32)
+    >>> gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode="SameStep").autoreset_mode
+    <AutoresetMode.SAME_STEP: 'SameStep'>
 
     ## Version History
 
-    - v0: initial release.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
