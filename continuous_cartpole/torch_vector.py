@@ -15,7 +15,7 @@ from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.registration import registered_id
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
@@ -139,10 +139,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        seed = validate_seed(seed)
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-            self.generator.manual_seed(int(seed))
+            self.generator.manual_seed(seed)
             self._seeded = True
         elif not self._seeded:
             self.generator.seed()  # fresh entropy, as Gymnasium does for reset(seed=None) on a new env
