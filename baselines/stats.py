@@ -94,3 +94,49 @@ def performance_profile(scores: Sequence[float], thresholds: np.ndarray) -> np.n
     """The fraction of runs whose score reaches each threshold (``score >= tau``)."""
     scores = np.asarray(scores, dtype=np.float64)
     return (scores[None, :] >= np.asarray(thresholds, dtype=np.float64)[:, None]).mean(axis=1)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the summary statistics need from one finished run."""
+
+    test_return: float | None  # None: the run has no test evaluation (reported as missing)
+    solved_env_steps: float | None  # None: not solved
+    solved_wall_seconds: float | None
+    budget_env_steps: float  # what an unsolved run counts as
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One algorithm x env over its finished runs: IQMs with bootstrap intervals, and the solve rate."""
+
+    runs: int
+    solved: int
+    solve_rate: Interval
+    unsolved_at_budget: int  # runs counted at their budget in the steps and seconds to solve
+    missing_test: int
+    test_return: Interval | None
+    env_steps_to_solve: Interval
+    wall_seconds_to_solve: Interval
+
+
+def summarise_runs(outcomes: Sequence[RunOutcome]) -> GroupSummary:
+    """Unsolved runs count as their env-step budget and their whole wall time, so the IQM of "time to solve" does
+    not flatter an algorithm by forgetting the runs that never got there."""
+    if not outcomes:
+        raise ValueError("no finished runs to summarise")
+    solved = [run for run in outcomes if run.solved_env_steps is not None]
+    tests = [run.test_return for run in outcomes if run.test_return is not None]
+    steps = [run.budget_env_steps if run.solved_env_steps is None else run.solved_env_steps for run in outcomes]
+    seconds = [run.wall_seconds if run.solved_wall_seconds is None else run.solved_wall_seconds for run in outcomes]
+    return GroupSummary(
+        runs=len(outcomes),
+        solved=len(solved),
+        solve_rate=wilson_interval(len(solved), len(outcomes)),
+        unsolved_at_budget=len(outcomes) - len(solved),
+        missing_test=len(outcomes) - len(tests),
+        test_return=iqm_interval(tests) if tests else None,
+        env_steps_to_solve=iqm_interval(steps),
+        wall_seconds_to_solve=iqm_interval(seconds),
+    )

@@ -115,7 +115,7 @@ def test_markdown_table_has_a_row_per_supported_pair(matrix_dir: Path) -> None:
     table = (matrix_dir / RESULTS_MD).read_text(encoding="utf-8")
     pairs = {(algo, env) for algo, env, _ in expected_runs()}
     for algo, env_id in pairs:
-        assert sum(line.startswith(f"| {algo} | {env_id} | ") and "/2 |" in line for line in table.splitlines()) == 1
+        assert sum(line.startswith(f"| {algo} | {env_id} | ") and "/2 (" in line for line in table.splitlines()) == 1
     assert f"| dqn | {CONTINUOUS_ID}" not in table and f"| sac | {DISCRETE_ID}" not in table
 
 
@@ -146,9 +146,9 @@ def test_failed_and_crashed_runs_are_recorded_and_the_others_kept(
     envs = [DISCRETE_ID, "flawed_cartpoles:CrashingCartPole-v0", "flawed_cartpoles:NumpyRewardCartPole-v0"]
     root = tmp_path / "out"
     compare(root, ["sb3-ars"], envs, 1, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
-    rows = {row["env_id"]: row for row in read_csv(root / RESULTS_CSV)}
+    rows = {row["env_id"]: row for row in read_csv(root / RESULTS_CSV)}  # keyed by the registry id
     assert rows[DISCRETE_ID]["status"] == "finished"
-    crashed, failed = rows["flawed_cartpoles:CrashingCartPole-v0"], rows["flawed_cartpoles:NumpyRewardCartPole-v0"]
+    crashed, failed = rows["CrashingCartPole-v0"], rows["NumpyRewardCartPole-v0"]
     assert crashed["status"] == "failed" and "worker process died" in crashed["error"]
     assert failed["status"] == "failed" and "Stable-Baselines3's check_env failed" in failed["error"]
     table = (root / RESULTS_MD).read_text(encoding="utf-8")
@@ -179,11 +179,12 @@ def test_plot_redraws_from_the_csv_files_alone(matrix_dir: Path, tmp_path: Path,
     assert f"{tmp_path / CURVES_CSV} does not exist" in capsys.readouterr().err
 
 
-def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() -> None:
-    def row(seed: int, solved: int | None, seconds: float | None, final: float | None, status: str) -> dict:
+def test_markdown_reports_iqm_intervals_and_solve_rate_over_finished_runs() -> None:
+    def row(seed: int, solved: int | None, seconds: float | None, test: float | None, status: str) -> dict:
         values = dict.fromkeys(RESULT_COLUMNS)
         values.update(algo="ppo", env_id=DISCRETE_ID, seed=seed, status=status, solved_env_steps=solved)
-        values.update(solved_wall_seconds=seconds, final_eval_return_mean=final, total_steps=100_000)
+        values.update(solved_wall_seconds=seconds, test_return_mean=test, total_steps=100_000)
+        values.update(env_steps=solved or 100_000, wall_seconds=seconds or 50.0)
         values["error"] = "ValueError: boom" if status == "failed" else None
         return values
 
@@ -191,11 +192,19 @@ def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() 
         row(0, 3000, 3.0, 500.0, "finished"),
         row(1, 1000, 1.0, 480.0, "finished"),
         row(2, 2000, 9.0, 490.0, "finished"),
-        row(3, None, None, 100.0, "finished"),
+        row(3, None, None, 100.0, "finished"),  # unsolved: counts as its budget, 100k steps and its 50 s
         row(4, None, None, None, "failed"),
     ]
     table = format_markdown(rows, CompareSettings(quick=True, eval_every=2000, eval_episodes=20), "test machine")
-    assert f"| ppo | {DISCRETE_ID} | 100,000 | 3/5 | 2,000 (1,000–3,000) | 3.0 (1.0–9.0) | 392.5 ± 169.0 | 1 |" in table
+    line = next(line for line in table.splitlines() if line.startswith(f"| ppo | {DISCRETE_ID} | 100,000 |"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    # Wilson 3/4: [0.301, 0.954]. IQMs over 4 runs drop one at each end: test (480 + 490) / 2, steps
+    # (2000 + 3000) / 2, seconds (3 + 9) / 2.
+    assert cells[3] == "3/4 (75% [30%, 95%])"
+    assert cells[4].startswith("485.0 [")
+    assert cells[5].startswith("2,500 [") and cells[5].endswith("(1 at budget)")
+    assert cells[6].startswith("6.0 [") and cells[6].endswith("(1 at budget)")
+    assert cells[7] == "1"
     assert f"- ppo on {DISCRETE_ID}, seed 4: ValueError: boom" in table
 
 

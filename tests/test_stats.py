@@ -32,7 +32,7 @@ def test_bootstrap_is_seeded_and_works_column_by_column() -> None:
     rng = np.random.default_rng(1)
     curves = rng.normal(size=(10, 3))
     first, second = bootstrap_iqm(curves), bootstrap_iqm(curves)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a, b)  # the same inputs give the same interval
     for column in range(3):
         alone = iqm_interval(curves[:, column])
