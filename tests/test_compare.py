@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from baselines import atomic, sb3_hyperparams
 from baselines import compare as compare_module
 from baselines.cli import main
 from baselines.compare import (
     COMPARE_FILE,
+    LOCK_FILE,
     RESULT_COLUMNS,
     RESULTS_MD,
     CompareError,
     CompareSettings,
+    RunSpec,
+    collect_results,
     compare,
+    default_algos,
     format_markdown,
+    plan_runs,
 )
-from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, _on_grid
+from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, _on_grid
 from baselines.runs import METRICS_FILE, SUMMARY_FILE
 
 CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
@@ -213,3 +226,204 @@ def test_curves_are_interpolated_and_held_after_the_last_evaluation() -> None:
     values = _on_grid(np.array([100.0, 200.0]), np.array([10.0, 30.0]), grid)
     assert np.isnan(values[0])
     assert values[1:].tolist() == [10.0, 20.0, 30.0, 30.0]
+
+
+# ---- planning ----
+
+
+def test_one_env_spelt_two_ways_is_one_run() -> None:
+    runs, _ = plan_runs(["ars"], [DISCRETE_ID, f"continuous_cartpole:{DISCRETE_ID}"], 1, quick=True)
+    assert [(run.algo, run.env_id, run.seed) for run in runs] == [("ars", DISCRETE_ID, 0)]
+
+
+def test_full_sb3_budgets_follow_the_table_entry_of_the_env_action_space() -> None:
+    runs, _ = plan_runs(["sb3-ars", "ppo"], ENVS, 1, quick=False)
+    budgets = {(run.algo, run.env_id): run.total_steps for run in runs}
+    assert budgets[("sb3-ars", DISCRETE_ID)] == sb3_hyperparams.entry("sb3-ars", "discrete").budget == 50_000
+    assert budgets[("sb3-ars", CONTINUOUS_ID)] == sb3_hyperparams.entry("sb3-ars", "continuous").budget == 100_000
+    assert budgets[("ppo", DISCRETE_ID)] == 100_000
+
+
+def test_quick_default_matrix_leaves_out_the_slow_off_policy_algorithms() -> None:
+    assert not set(default_algos(quick=True)) & {"dqn", "sac", "td3"}
+    assert {"dqn", "sac", "td3"} <= set(default_algos(quick=False))
+
+
+def test_progress_reads_the_env_steps_of_the_last_evaluation(tmp_path: Path) -> None:
+    assert compare_module._steps_so_far(tmp_path) == 0  # not evaluated yet
+    (tmp_path / METRICS_FILE).write_text(
+        "env_steps,wall_seconds,eval_return_mean,eval_return_std\n2000,1.5,20.0,1.0\n4000,3.0,40.0,2.0\n",
+        encoding="utf-8",
+    )
+    assert compare_module._steps_so_far(tmp_path) == 4000
+
+
+# ---- safety of the results folder ----
+
+
+def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "out"
+    root.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (root / LOCK_FILE).write_text(f"{holder.pid}\n", encoding="utf-8")
+        with pytest.raises(CompareError, match=rf"in use by another compare \(process {holder.pid}"):
+            compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, progress=False)
+        assert not (root / COMPARE_FILE).exists()  # nothing planned, nothing trained
+    finally:
+        holder.kill()
+        holder.wait()
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", {"sb3-ars": TINY_BUDGET})
+    rows = compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, workers=1, eval_every=EVAL_EVERY, progress=False)
+    assert [row["status"] for row in rows] == ["finished"]  # the dead holder's lock was taken over
+    assert not (root / LOCK_FILE).exists()  # and ours released
+
+
+KILLED_COMPARE = """
+import sys
+
+from baselines import compare
+
+compare.QUICK_BUDGETS = {"ars": 100_000_000}  # never ends by itself: no evaluation before the budget
+if __name__ == "__main__":
+    compare.compare(sys.argv[1], ["ars"], ["DiscreteCartPole-v0"], 2, quick=True, workers=2,
+                    eval_every=100_000_000, progress=False)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker processes")
+def test_workers_exit_when_compare_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "killed_compare.py"
+    script.write_text(KILLED_COMPARE, encoding="utf-8")
+    root = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, str(script), str(root)])
+    workers: set[int] = set()
+    try:
+        configs = [root / "runs" / "ars" / DISCRETE_ID / f"seed{seed}" / "config.json" for seed in (0, 1)]
+        deadline = time.monotonic() + 120
+        while not all(path.exists() for path in configs):  # both workers are training
+            assert parent.poll() is None and time.monotonic() < deadline, "the compare did not start its runs"
+            time.sleep(0.2)
+        workers = _children(parent.pid)
+        assert len(workers) >= 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "workers outlived their compare"
+    finally:
+        for pid in [parent.pid, *workers]:  # only the processes this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+
+
+def test_damaged_runs_are_reported_and_redone(
+    matrix_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    truncated = root / "runs" / "ppo" / DISCRETE_ID / "seed0"
+    text = (truncated / METRICS_FILE).read_text(encoding="utf-8")
+    (truncated / METRICS_FILE).write_text(text[: text.rindex(",")], encoding="utf-8")  # cut in the last line
+    mistyped = root / "runs" / "ars" / CONTINUOUS_ID / "seed1"
+    summary = json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))
+    (mistyped / SUMMARY_FILE).write_text(json.dumps({**summary, "eval_return_mean": "high"}), encoding="utf-8")
+    plan = [RunSpec("ppo", DISCRETE_ID, 0, TINY_BUDGET), RunSpec("ars", CONTINUOUS_ID, 1, TINY_BUDGET)]
+    rows, _ = collect_results(root, plan)
+    assert [row["status"] for row in rows] == ["damaged", "damaged"]
+    assert str(truncated / METRICS_FILE) in rows[0]["error"] and "'high'" in rows[1]["error"]
+    kept = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
+    del kept[truncated / SUMMARY_FILE], kept[mistyped / SUMMARY_FILE]
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
+    assert main([*args, "--workers", "2", "--no-progress"]) == 0
+    assert all(path.read_bytes() == content for path, content in kept.items())  # only the damaged ones redone
+    assert {row["status"] for row in read_csv(root / RESULTS_CSV)} == {"finished"}
+    assert json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))["status"] == "finished"
+
+
+def test_plot_names_a_truncated_csv_in_one_line(
+    matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for name in (RESULTS_CSV, CURVES_CSV):
+        shutil.copy(matrix_dir / name, tmp_path / name)
+    text = (tmp_path / CURVES_CSV).read_text(encoding="utf-8")
+    (tmp_path / CURVES_CSV).write_text(text[: text.rindex(",")], encoding="utf-8")
+    assert main(["plot", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / CURVES_CSV} line " in error and "cut short" in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "name", [RESULTS_CSV, CURVES_CSV, COMPARE_FILE, "notes.txt", f"runs/ppo/{DISCRETE_ID}/seed0/policy.safetensors"]
+)
+def test_plot_writes_only_image_files(
+    matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    target = root / name
+    before = target.read_bytes() if target.exists() else None
+    assert main(["plot", str(root), "--out", str(target)]) == 2
+    error = capsys.readouterr().err
+    assert "is not an image path" in error and error.count("\n") == 1
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_plot_writes_both_figures_in_the_format_of_the_suffix(matrix_dir: Path, tmp_path: Path) -> None:
+    for name in (RESULTS_CSV, CURVES_CSV):
+        shutil.copy(matrix_dir / name, tmp_path / name)
+    assert main(["plot", str(tmp_path), "--out", str(tmp_path / "figures" / "curves.svg")]) == 0
+    for name in ("curves.svg", "curves_statistics.svg"):
+        assert b"<svg" in (tmp_path / "figures" / name).read_bytes()[:1000]
+    assert main(["plot", str(tmp_path)]) == 0
+    assert (tmp_path / STATISTICS_PNG).read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_gives_one_line_and_keeps_the_old_files(
+    matrix_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    code: int,
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    old = {path: path.read_bytes() for path in root.iterdir() if path.is_file()}
+
+    def refuse(target: Path) -> Path:
+        raise OSError(code, os.strerror(code), str(target))
+
+    monkeypatch.setattr(atomic, "_create_temporary", refuse)
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    assert main(["plot", str(root)]) == 2
+    args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
+    assert main([*args, "--no-progress"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(os.strerror(code) in line for line in errors)
+    assert {path: path.read_bytes() for path in root.iterdir() if path.is_file()} == old
