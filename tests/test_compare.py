@@ -32,6 +32,7 @@ from baselines.compare import (
     collect_results,
     compare,
     default_algos,
+    directory_lock,
     format_markdown,
     plan_runs,
     read_results_csv,
@@ -133,19 +134,30 @@ def test_markdown_table_has_a_row_per_supported_pair(matrix_dir: Path) -> None:
     assert f"| dqn | {CONTINUOUS_ID}" not in table and f"| sac | {DISCRETE_ID}" not in table
 
 
-def test_resume_skips_finished_runs_and_redoes_the_rest(
+def test_resume_skips_finished_runs_and_redoes_the_rest_and_the_damaged_ones(
     matrix_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     root = tmp_path / "out"
     shutil.copytree(matrix_dir, root)
     redo = root / "runs" / "ppo" / DISCRETE_ID / "seed1"
     (redo / SUMMARY_FILE).unlink()  # as if its worker had been killed mid-run
+    truncated = root / "runs" / "ppo" / DISCRETE_ID / "seed0"
+    text = (truncated / METRICS_FILE).read_text(encoding="utf-8")
+    (truncated / METRICS_FILE).write_text(text[: text.rindex(",")], encoding="utf-8")  # cut in the last line
+    mistyped = root / "runs" / "ars" / CONTINUOUS_ID / "seed1"
+    summary = json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))
+    (mistyped / SUMMARY_FILE).write_text(json.dumps({**summary, "eval_return_mean": "high"}), encoding="utf-8")
+    rows, _ = collect_results(root, [RunSpec("ppo", DISCRETE_ID, 0, None), RunSpec("ars", CONTINUOUS_ID, 1, None)])
+    assert [row["status"] for row in rows] == ["damaged", "damaged"]
+    assert str(truncated / METRICS_FILE) in rows[0]["error"] and "'high'" in rows[1]["error"]
     summaries = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
+    del summaries[truncated / SUMMARY_FILE], summaries[mistyped / SUMMARY_FILE]
     monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
     args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
-    assert main([*args, "--workers", "1", "--no-progress"]) == 0
+    assert main([*args, "--workers", "2", "--no-progress"]) == 0
     assert all(path.read_bytes() == content for path, content in summaries.items())  # none retrained
-    assert (redo / SUMMARY_FILE).is_file()
+    for run_dir in (redo, truncated, mistyped):
+        assert json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["status"] == "finished"
     rows = read_csv(root / RESULTS_CSV)
     assert len(rows) == len(expected_runs()) and {row["status"] for row in rows} == {"finished"}
     assert "| ppo | DiscreteCartPole-v0 |" in capsys.readouterr().out
@@ -273,9 +285,7 @@ def test_progress_reads_the_env_steps_of_the_last_evaluation(tmp_path: Path) -> 
 # ---- safety of the results folder ----
 
 
-def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken_over(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
     root = tmp_path / "out"
     root.mkdir()
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -287,10 +297,11 @@ def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken
     finally:
         holder.kill()
         holder.wait()
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", {"sb3-ars": TINY_BUDGET})
-    rows = compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, workers=1, eval_every=EVAL_EVERY, progress=False)
-    assert [row["status"] for row in rows] == ["finished"]  # the dead holder's lock was taken over
-    assert not (root / LOCK_FILE).exists()  # and ours released
+    with directory_lock(root):  # the dead holder's lock is taken over
+        assert (root / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()}\n"
+        with pytest.raises(CompareError, match=rf"process {os.getpid()}"):  # and ours refuses a second compare
+            compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, progress=False)
+    assert not (root / LOCK_FILE).exists()  # released
 
 
 KILLED_COMPARE = """
@@ -351,31 +362,6 @@ def test_workers_exit_when_compare_is_killed(tmp_path: Path) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         parent.wait()
-
-
-def test_damaged_runs_are_reported_and_redone(
-    matrix_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "out"
-    shutil.copytree(matrix_dir, root)
-    truncated = root / "runs" / "ppo" / DISCRETE_ID / "seed0"
-    text = (truncated / METRICS_FILE).read_text(encoding="utf-8")
-    (truncated / METRICS_FILE).write_text(text[: text.rindex(",")], encoding="utf-8")  # cut in the last line
-    mistyped = root / "runs" / "ars" / CONTINUOUS_ID / "seed1"
-    summary = json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))
-    (mistyped / SUMMARY_FILE).write_text(json.dumps({**summary, "eval_return_mean": "high"}), encoding="utf-8")
-    plan = [RunSpec("ppo", DISCRETE_ID, 0, TINY_BUDGET), RunSpec("ars", CONTINUOUS_ID, 1, TINY_BUDGET)]
-    rows, _ = collect_results(root, plan)
-    assert [row["status"] for row in rows] == ["damaged", "damaged"]
-    assert str(truncated / METRICS_FILE) in rows[0]["error"] and "'high'" in rows[1]["error"]
-    kept = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
-    del kept[truncated / SUMMARY_FILE], kept[mistyped / SUMMARY_FILE]
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
-    args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
-    assert main([*args, "--workers", "2", "--no-progress"]) == 0
-    assert all(path.read_bytes() == content for path, content in kept.items())  # only the damaged ones redone
-    assert {row["status"] for row in read_csv(root / RESULTS_CSV)} == {"finished"}
-    assert json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))["status"] == "finished"
 
 
 def test_plot_names_a_truncated_csv_in_one_line(
