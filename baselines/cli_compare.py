@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare",
         help="train every algorithm on every env over several seeds; write a results table and learning curves",
         description="Run the matrix algorithms x envs x seeds in parallel worker processes (one torch thread each) "
-        "and write results.csv, results.md (interquartile means over seeds with 95%% bootstrap intervals, solve "
+        "and write results.csv, results.md (interquartile means over seeds with 95% bootstrap intervals, solve "
         "rates with Wilson intervals), learning_curves.csv, learning_curves.png and statistics.png into --out. "
         "Re-running into the same --out resumes: finished runs are skipped, failed and damaged ones redone. One "
         "compare at a time per --out.",

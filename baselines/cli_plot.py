@@ -13,8 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "plot",
         help="redraw a comparison's learning curves and statistics figures from its CSV files",
         description="Read DIR/results.csv and DIR/learning_curves.csv (written by 'compare') and draw "
-        "DIR/learning_curves.png (IQM over seeds with a 95%% bootstrap band) and DIR/statistics.png (IQM of the "
-        "test return and of the steps to solve with 95%% intervals, and the performance profile); no run "
+        "DIR/learning_curves.png (IQM over seeds with a 95% bootstrap band) and DIR/statistics.png (IQM of the "
+        "test return and of the steps to solve with 95% intervals, and the performance profile); no run "
         "directory, torch or SB3 is needed.",
     )
     parser.add_argument("dir", type=Path, metavar="DIR", help="directory written by 'compare'")

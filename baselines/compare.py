@@ -264,7 +264,7 @@ def directory_lock(root: Path) -> Iterator[None]:
         if owner is not None and _process_alive(owner):
             raise CompareError(
                 f"{root} is in use by another compare (process {owner}, per {path}); wait for it to end, stop it, "
-                "or use another --out"
+                f"or use another --out (delete {path} if process {owner} is not a compare)"
             )
         if owner is not None or path.exists():  # stale: its process died without removing it
             path.unlink(missing_ok=True)
