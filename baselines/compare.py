@@ -244,7 +244,7 @@ def is_finished(run_dir: Path) -> bool:
         summary = read_summary(run_dir)
     except RunError:
         return False
-    return summary.get("status") == FINISHED and damage(run_dir, summary) is None
+    return damage(run_dir, summary) is None and summary["status"] == FINISHED
 
 
 # ---- one compare per directory ----
@@ -461,7 +461,10 @@ def train_one(run: RunSpec, run_dir: str, settings: CompareSettings, device: str
             write_worker_error(path, reason)
         return {"status": FAILED, "text": f"failed ({reason[:80]})"}
     solved = summary["solved_env_steps"]
-    text = f"solved at {solved} steps" if solved is not None else f"not solved ({summary['eval_return_mean']:.0f})"
+    last = summary["eval_return_mean"]
+    text = (
+        f"solved at {solved} steps" if solved is not None else f"not solved (last evaluation: {last and round(last)})"
+    )
     return {"status": FINISHED, "text": text}
 
 

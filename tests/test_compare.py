@@ -364,6 +364,20 @@ def test_workers_exit_when_compare_is_killed(tmp_path: Path) -> None:
         parent.wait()
 
 
+def test_damage_names_what_is_wrong_with_a_run(tmp_path: Path) -> None:
+    header = "env_steps,wall_seconds,eval_return_mean,eval_return_std\n"
+    sound = {"status": "finished", "env_steps": 4000, "wall_seconds": 2.5, "eval_return_mean": 480.0}
+    (tmp_path / METRICS_FILE).write_text(header + "2000,1.0,20.0,1.0\n4000,2.5,480.0,3.0\n", encoding="utf-8")
+    assert compare_module.damage(tmp_path, sound) is None
+    assert "not a run summary" in compare_module.damage(tmp_path, ["finished"])
+    assert "True for env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": True})
+    assert "lacks env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": None})
+    assert compare_module.damage(tmp_path, {**sound, "status": "failed", "env_steps": None}) is None
+    for rows, problem in (("2000,1.0,20.0\n", "line 2 is cut short"), ("2000,1.0,x,1.0\n", "'x', not a number")):
+        (tmp_path / METRICS_FILE).write_text(header + rows, encoding="utf-8")
+        assert problem in compare_module.damage(tmp_path, sound)
+
+
 def test_plot_names_a_truncated_csv_in_one_line(
     matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
