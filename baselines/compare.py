@@ -57,6 +57,7 @@ from baselines.runs import (
     read_summary,
 )
 from baselines.stats import CONFIDENCE, GroupSummary, RunOutcome, summarise_runs
+from baselines.training import EVAL_EVERY  # one cadence for every algorithm and entry point
 
 COMPARE_FILE = "compare.json"
 LOCK_FILE = "compare.lock"
@@ -69,7 +70,6 @@ DAMAGED = "damaged"  # finished once, but its files no longer say so readably: c
 
 FULL_SEEDS = 10  # Agarwal et al. 2021: intervals over 3-5 seeds are too wide to rank anything
 QUICK_SEEDS = 2
-EVAL_EVERY = 2_000  # one cadence for every algorithm, so the curves and "solved" steps are comparable
 # --quick leaves out SAC and TD3 by default: one gradient step per env step makes them ~250 steps/s on one CPU
 # thread, and they needed 18k-50k steps (110-190 s) to solve, TD3 not on every seed. The budgets below are at least
 # the most steps any of 5 seeds needed in a full comparison (docs/compare_results.md: ARS 14k, REINFORCE 66k, PPO
@@ -683,12 +683,14 @@ def format_markdown(rows: Sequence[dict[str, Any]], settings: CompareSettings, m
         f"Machine: {machine}",
         "",
         f"Up to {seeds} seed(s) per algorithm and env, {budgets}; evaluation every {settings.eval_every} env steps "
-        f"on {settings.eval_episodes} deterministic episodes (separately seeded env); training stops at the first "
-        "evaluation reaching the env's reward threshold, and a run counts as solved when its 100-episode test "
-        "confirms it. Solved: runs solved / finished runs, rate with its Wilson "
+        f"on {settings.eval_episodes} deterministic episodes, on new start states each time; an evaluation reaching "
+        "the env's reward threshold triggers 100 more episodes on unused start states, and the run is solved when "
+        "their mean reaches it too (ARS and REINFORCE then train on to a perfect confirmation, SB3 stops). "
+        "Solved: runs solved / finished runs, rate with its Wilson "
         f"{confidence} interval. The other columns: interquartile mean over the finished runs (mean of the middle "
         f"50 %) with its {confidence} percentile bootstrap interval (Agarwal et al. 2021). Test return: the "
-        "100-episode test of each run's kept checkpoint. Env steps and wall seconds to solve count an unsolved run "
+        "100-episode test of each run's best checkpoint on held-out start states. Env steps and wall seconds to "
+        "solve count an unsolved run "
         'at its env-step budget and its whole wall time (flagged "k at budget"); wall seconds count from the '
         "start of training, evaluations included.",
         "",
