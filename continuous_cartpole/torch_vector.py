@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
+import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -284,8 +285,17 @@ class TorchCartPoleVectorEnv(VectorEnv):
             self._transition, self.compile_seconds = self._compiled(eager)
 
     def _compiled(self, eager: Callable[..., Transition]) -> tuple[Callable[..., Transition], float]:
-        """``eager`` through ``torch.compile``, compiled now on dummy inputs of the real shapes; and the seconds."""
-        fused = torch.compile(eager, fullgraph=True, dynamic=False)
+        """``eager`` through ``torch.compile``, compiled now on dummy inputs of the real shapes; and the seconds.
+
+        torch.compile keeps at most ``recompile_limit`` (8) versions per code object and, with ``fullgraph``, fails
+        beyond that; every env compiles its own copy of the code, so any number of compiled envs can coexist.
+        """
+
+        def bound(*tensors: torch.Tensor) -> Transition:
+            return eager(*tensors)
+
+        own = types.FunctionType(bound.__code__.replace(), bound.__globals__, bound.__name__, None, bound.__closure__)
+        fused = torch.compile(own, fullgraph=True, dynamic=False)
         state = torch.zeros((4, self.num_envs), dtype=self.dtype, device=self.device)
         start = time.perf_counter()
         fused(state, self.steps, self.prev_done, self._next_start, state[0])

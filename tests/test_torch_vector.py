@@ -387,7 +387,9 @@ def test_autoreset_mode_errors_and_per_instance_metadata() -> None:
 def test_compiled_step_matches_eager_step() -> None:
     """compile=True gives the eager results to float32 rounding, with identical flags, through autoresets."""
     kwargs = {"continuous": False, "max_episode_steps": 15, "autoreset_mode": AutoresetMode.SAME_STEP}
-    fused = TorchCartPoleVectorEnv(8, compile=True, **kwargs)
+    with torch._dynamo.config.patch(recompile_limit=1):  # each env compiles its own code: no shared limit
+        TorchCartPoleVectorEnv(8, compile=True, **{**kwargs, "max_episode_steps": 16})
+        fused = TorchCartPoleVectorEnv(8, compile=True, **kwargs)
     eager = TorchCartPoleVectorEnv(8, **kwargs)
     assert fused.compile_seconds is not None and fused.compile_seconds > 0 and eager.compile_seconds is None
     torch.testing.assert_close(fused.reset(seed=4)[0], eager.reset(seed=4)[0], rtol=0, atol=0)
