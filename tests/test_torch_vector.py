@@ -248,15 +248,20 @@ def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mod
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_step_does_not_synchronise() -> None:
-    env = TorchCartPoleVectorEnv(1024, continuous=False, device="cuda", max_episode_steps=5, validate_actions=False)
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_cuda_step_does_not_synchronise(mode: AutoresetMode) -> None:
+    env = TorchCartPoleVectorEnv(
+        1024, continuous=False, device="cuda", max_episode_steps=5, validate_actions=False, autoreset_mode=mode
+    )
     env.reset(seed=0)
     actions = torch.ones(1024, dtype=torch.int64, device="cuda")
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(12):
-            obs, *_ = env.step(actions)
+            obs, _, terminated, truncated, _ = env.step(actions)
+            if mode == AutoresetMode.DISABLED:
+                env.reset(options={"reset_mask": terminated | truncated})
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert obs.device.type == "cuda"
