@@ -74,6 +74,9 @@ class CartPoleParams:
                 f"CartPole parameter kinematics_integrator must be one of {INTEGRATORS}, "
                 f"got {self.kinematics_integrator!r}"
             )
+        # Fill the derived caches now, so later reads are plain attributes: torch.compile cannot trace the lock
+        # inside cached_property's first computation.
+        _ = self.total_mass, self.polemass_length
 
     @classmethod
     def from_keywords(cls, physics: dict[str, Any]) -> CartPoleParams:

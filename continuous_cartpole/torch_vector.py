@@ -323,14 +323,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         seed = validate_seed(seed)
+        # Options are checked before seeding: a refused reset changes nothing.
+        low, high = reset_bounds(options, self.params)
+        mask = self._reset_mask(options)
         if seed is not None:
             self.generator.manual_seed(seed)
             self._seeded = True
         elif not self._seeded:
             self.generator.seed()  # fresh entropy, as Gymnasium does for reset(seed=None) on a new env
             self._seeded = True
-        mask = self._reset_mask(options)
-        self._reset_low, self._reset_high = reset_bounds(options, self.params)
+        self._reset_low, self._reset_high = low, high
         fresh = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
         self._draw_start_states(fresh)
         if mask is None:
