@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.atomic import atomic_write_text
+from baselines.configs import EVAL_EVERY  # one cadence for every algorithm and entry point
 from baselines.plotting import CURVES_CSV, RESULTS_CSV, plot_directory
 from baselines.runs import (
     FAILED,
@@ -57,7 +58,6 @@ from baselines.runs import (
     read_summary,
 )
 from baselines.stats import CONFIDENCE, GroupSummary, RunOutcome, summarise_runs
-from baselines.training import EVAL_EVERY  # one cadence for every algorithm and entry point
 
 COMPARE_FILE = "compare.json"
 LOCK_FILE = "compare.lock"
@@ -316,6 +316,7 @@ def run_matrix(
     workers: int,
     device: str = "cpu",
     progress: bool = True,
+    tensorboard_log: str | None = None,
 ) -> None:
     """Train every run of ``runs`` that is not finished yet, ``workers`` at a time; interruptions propagate."""
     from tqdm.auto import tqdm
@@ -345,7 +346,9 @@ def run_matrix(
                     run = todo.popleft()
                     slots[slot] = slots[slot] or _new_worker()
                     _clear_stale_outcome(run.run_dir(root))
-                    future = slots[slot].submit(train_one, run, str(run.run_dir(root)), settings, device)
+                    future = slots[slot].submit(
+                        train_one, run, str(run.run_dir(root)), settings, device, tensorboard_log
+                    )
                     running[future] = (slot, run)
             done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
@@ -433,7 +436,9 @@ def _clear_stale_outcome(run_dir: Path) -> None:
     (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
 
 
-def train_one(run: RunSpec, run_dir: str, settings: CompareSettings, device: str) -> dict[str, Any]:
+def train_one(
+    run: RunSpec, run_dir: str, settings: CompareSettings, device: str, tensorboard_log: str | None = None
+) -> dict[str, Any]:
     """Worker entry point: train ``run`` into ``run_dir``; never raises for a failed run, it records why."""
     from baselines.algorithms import get_algorithm
     from baselines.runs import train_run
@@ -454,7 +459,15 @@ def train_one(run: RunSpec, run_dir: str, settings: CompareSettings, device: str
             progress=False,
             **options,
         )
-        summary = train_run(run.algo, config, path, overwrite=True, env_id=given, device=_device_name(device))
+        summary = train_run(
+            run.algo,
+            config,
+            path,
+            overwrite=True,
+            env_id=given,
+            device=_device_name(device),
+            tensorboard_log=tensorboard_log,
+        )
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"
         if not (path / SUMMARY_FILE).exists():  # train_run records failures during training itself
@@ -785,10 +798,12 @@ def compare(
     eval_every: int = EVAL_EVERY,
     eval_episodes: int = 20,
     progress: bool = True,
+    tensorboard_log: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Plan, run (resuming), and summarise; returns the results rows. Writes the results also when interrupted.
 
     ``OSError`` (a full or read-only disk) propagates; every file is written atomically, so old ones stay intact.
+    ``tensorboard_log``: each run also writes its scalars as the TensorBoard run ``tensorboard_log/ALGO/ENV/seedS``.
 
     Workers are spawned, so a script calling this must do so under ``if __name__ == "__main__":``.
     """
@@ -807,7 +822,8 @@ def compare(
     with directory_lock(root):
         planned = record_plan(root, settings, runs)
         try:
-            run_matrix(root, runs, settings, workers, device=device, progress=progress)
+            tensorboard = None if tensorboard_log is None else str(tensorboard_log)
+            run_matrix(root, runs, settings, workers, device=device, progress=progress, tensorboard_log=tensorboard)
         finally:
             rows = write_results(root, planned, settings)
     return rows

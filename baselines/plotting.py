@@ -1,4 +1,5 @@
-"""Two figures from a comparison's CSV files alone (``results.csv`` and ``learning_curves.csv``).
+"""Figures from CSV files alone: a comparison's two (``results.csv`` and ``learning_curves.csv``), and one run
+directory's learning curve (``learning_curve.png`` from its ``metrics.csv``, drawn as a comparison of one seed).
 
 ``learning_curves.png``: one column per env; the top row plots evaluation return against env steps, the bottom row
 against wall-clock seconds. Per algorithm (one colour each, the same in every panel and figure): the interquartile
@@ -30,6 +31,7 @@ CURVES_CSV = "learning_curves.csv"
 CURVES_PNG = "learning_curves.png"
 STATISTICS_PNG = "statistics.png"
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
+RUN_CURVE_PNG = "learning_curve.png"  # of one run directory
 GRID_POINTS = 200
 PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
@@ -70,6 +72,29 @@ def check_image_path(path: Path, inputs: Sequence[Path]) -> None:
         raise PlotError(f"output {path} is a directory; give an image file name")
     if any(path.resolve() == source.resolve() for source in inputs):
         raise PlotError(f"output {path} is an input of the plot; give another file name")
+
+
+def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Draw one run directory's learning curve (``run_dir/learning_curve.png`` or ``out``) from its files alone."""
+    from baselines.runs import METRICS_FILE, RunError, read_run_config, read_summary
+
+    run_dir = Path(run_dir)
+    try:
+        run_config, summary = read_run_config(run_dir), read_summary(run_dir)
+    except RunError as error:
+        raise PlotError(str(error)) from error
+    path = Path(out) if out is not None else run_dir / RUN_CURVE_PNG
+    check_image_path(path, [run_dir / METRICS_FILE])
+    run = {"algo": run_config["algo"], "env_id": run_config["env_id"], "seed": str(summary.get("seed", ""))}
+    metrics = _read_csv(run_dir / METRICS_FILE, ("env_steps", "wall_seconds", "eval_return_mean"))
+    if not metrics:
+        raise PlotError(f"{run_dir / METRICS_FILE} has no evaluations yet")
+    threshold = summary.get("reward_threshold")
+    results = [
+        {**run, "status": summary.get("status", ""), "reward_threshold": "" if threshold is None else str(threshold)}
+    ]
+    plot_learning_curves(results, [{**run, **row} for row in metrics], path)
+    return path
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
