@@ -191,12 +191,12 @@ def test_train_writes_tensorboard_scalars(algo: str, env_id: str, own_tags: set[
 
 
 def test_compare_writes_one_tensorboard_run_per_training_run(tmp_path: Path) -> None:
-    from baselines import compare as compare_module
+    from baselines.compare import plan as compare_plan
 
     log = tmp_path / "tb"
     argv = ["compare", "--out", str(tmp_path / "out"), "--algos", "ars", "--envs", DISCRETE_ID, "--seeds", "2"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(compare_module, "QUICK_BUDGETS", {"ars": 800})
+        patch.setattr(compare_plan, "QUICK_BUDGETS", {"ars": 800})
         assert (
             main(
                 [
