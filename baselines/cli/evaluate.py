@@ -19,7 +19,7 @@ DEFAULT_SEED_HINT = "(default: the run's held-out test seed, so 100 episodes rep
 class Evaluate:
     run_dir: tyro.conf.Positional[Directory]  # run directory written by 'train'
     episodes: int = 100  # number of episodes
-    seed: Annotated[Seed | None, tyro.conf.arg(help_behavior_hint=DEFAULT_SEED_HINT)] = None  # env seed
+    seed: Annotated[Seed | None, tyro.conf.arg(metavar="SEED", help_behavior_hint=DEFAULT_SEED_HINT)] = None  # env seed
     checkpoint: Checkpoint = "best"
     json: bool = False  # print the result as one JSON object
     gym_package: GymPackages = ()

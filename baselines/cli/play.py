@@ -23,7 +23,7 @@ HELP = (
 @dataclass(frozen=True)
 class Play:
     env: EnvId = "ContinuousCartPole-v0"  # env id
-    seed: Annotated[Seed | None, tyro.conf.arg(help_behavior_hint="(default: random)")] = None
+    seed: Annotated[Seed | None, tyro.conf.arg(metavar="SEED", help_behavior_hint="(default: random)")] = None
     """seed of the first reset"""
     ramp_seconds: float = 0.5  # time to full force while an arrow is held
     max_episode_steps: Annotated[int | None, tyro.conf.arg(metavar="N")] = None  # end episodes after N steps

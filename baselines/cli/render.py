@@ -41,7 +41,7 @@ class Render:
     run_dir: tyro.conf.Positional[Annotated[Path | None, tyro.conf.arg(metavar="DIR")]] = None
     """run directory written by 'train'"""
     env: OptionalEnvId = None  # env id for a scripted policy, instead of DIR
-    policy: Annotated[str | None, tyro.conf.arg(help_behavior_hint="(default: random)")] = None
+    policy: Annotated[str | None, tyro.conf.arg(metavar="NAME", help_behavior_hint="(default: random)")] = None
     """scripted policy for --env: random (uniform actions) or zero (action 0)"""
     episodes: int = 1  # episodes (per sub-env with --grid)
     seed: Seed = 0  # seed of the first reset
