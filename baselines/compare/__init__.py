@@ -24,20 +24,12 @@ directory), ``execute`` (worker processes) and ``results`` (tables and figures);
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from baselines.compare.execute import (
-    PARENT_POLL_SECONDS,
-    POLL_SECONDS,
-    PR_SET_PDEATHSIG,
-    exit_with_parent,
-    run_matrix,
-    train_one,
-    write_worker_error,
-)
 from baselines.compare.lock import directory_lock
 from baselines.compare.plan import (
     COMPARE_FILE,
@@ -58,72 +50,70 @@ from baselines.compare.plan import (
     plan_runs,
     record_plan,
 )
-from baselines.compare.results import (
-    CURVE_COLUMNS,
-    DAMAGED,
-    INTEGER_COLUMNS,
-    NOT_STARTED,
-    NUMERIC_SUMMARY_KEYS,
-    RESULT_COLUMNS,
-    RESULTS_MD,
-    SUMMARY_KEYS,
-    TEXT_COLUMNS,
-    collect_results,
-    damage,
-    format_csv,
-    format_markdown,
-    is_finished,
-    machine_description,
-    read_results_csv,
-    write_results,
-)
 from baselines.configs import EVAL_EVERY
 
 __all__ = [
     "COMPARE_FILE",
     "COMPARE_FORMAT",
-    "CURVE_COLUMNS",
-    "DAMAGED",
     "FULL_SEEDS",
-    "INTEGER_COLUMNS",
     "LOCK_FILE",
-    "NOT_STARTED",
-    "NUMERIC_SUMMARY_KEYS",
-    "PARENT_POLL_SECONDS",
-    "POLL_SECONDS",
-    "PR_SET_PDEATHSIG",
     "QUICK_BUDGETS",
     "QUICK_DEFAULT_BUDGET",
     "QUICK_EXCLUDED",
     "QUICK_SEEDS",
-    "RESULTS_MD",
-    "RESULT_COLUMNS",
     "RUNS_DIR",
-    "SUMMARY_KEYS",
-    "TEXT_COLUMNS",
     "WORKER_ERROR_FILE",
     "CompareError",
     "CompareSettings",
     "RunSpec",
-    "collect_results",
     "compare",
-    "damage",
     "default_algos",
     "default_budget",
     "directory_lock",
-    "exit_with_parent",
-    "format_csv",
-    "format_markdown",
-    "is_finished",
-    "machine_description",
     "plan_runs",
-    "read_results_csv",
     "record_plan",
-    "run_matrix",
-    "train_one",
-    "write_results",
-    "write_worker_error",
 ]
+
+
+# execute and results load numpy, gymnasium and the training code: their names are imported on first use, so that
+# planning stays light, and so does the CLI's `compare --help`, which shows plan's defaults.
+_LAZY_NAMES = {
+    "execute": (
+        "PARENT_POLL_SECONDS",
+        "POLL_SECONDS",
+        "PR_SET_PDEATHSIG",
+        "exit_with_parent",
+        "run_matrix",
+        "train_one",
+        "write_worker_error",
+    ),
+    "results": (
+        "CURVE_COLUMNS",
+        "DAMAGED",
+        "INTEGER_COLUMNS",
+        "NOT_STARTED",
+        "NUMERIC_SUMMARY_KEYS",
+        "RESULT_COLUMNS",
+        "RESULTS_MD",
+        "SUMMARY_KEYS",
+        "TEXT_COLUMNS",
+        "collect_results",
+        "damage",
+        "format_csv",
+        "format_markdown",
+        "is_finished",
+        "machine_description",
+        "read_results_csv",
+        "write_results",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = next((module for module, names in _LAZY_NAMES.items() if name in names), None)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 def compare(
@@ -147,6 +137,9 @@ def compare(
 
     Workers are spawned, so a script calling this must do so under ``if __name__ == "__main__":``.
     """
+    from baselines.compare.execute import run_matrix
+    from baselines.compare.results import write_results
+
     root = Path(root)
     if eval_every < 1 or eval_episodes < 20:
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")
