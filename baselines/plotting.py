@@ -93,7 +93,8 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     results = [
         {**run, "status": summary.get("status", ""), "reward_threshold": "" if threshold is None else str(threshold)}
     ]
-    plot_learning_curves(results, [{**run, **row} for row in metrics], path)
+    title = f"{run['algo']} on {run['env_id']}, seed {run['seed']}: curve evaluations"
+    plot_learning_curves(results, [{**run, **row} for row in metrics], path, title)
     return path
 
 
@@ -116,7 +117,10 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
         raise PlotError(f"{path} is unreadable: {error}") from error
 
 
-def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, str]], out: Path) -> None:
+def plot_learning_curves(
+    results: list[dict[str, str]], curves: list[dict[str, str]], out: Path, title: str | None = None
+) -> None:
+    """Evaluation return against env steps and wall seconds; ``title`` replaces the one describing seeds."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, none opened
@@ -156,7 +160,8 @@ def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, s
     handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
     figure.legend(handles=handles, loc="outside right center", title="algorithm")
     figure.suptitle(
-        f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
+        title
+        or f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
         "(deterministic evaluation episodes)"
     )
     _save(figure, out)
