@@ -165,13 +165,19 @@ def entry(algo: str, kind: str) -> HyperparamEntry:
 
 def resolve(algo: str, kind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The entry's values with ``overrides`` on top (``policy_kwargs`` merged key by key); a deep copy."""
-    values = json.loads(json.dumps(entry(algo, kind).values))
-    for key, value in (overrides or {}).items():
-        if key == "policy_kwargs" and isinstance(value, dict):
-            values["policy_kwargs"] = {**values.get("policy_kwargs", {}), **value}
+    return layered(json.loads(json.dumps(entry(algo, kind).values)), overrides or {})
+
+
+def layered(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``overrides`` on top, ``policy_kwargs`` merged key by key (a net_arch alone keeps the
+    activation); a new dict."""
+    result = dict(values)
+    for key, value in overrides.items():
+        if key == "policy_kwargs" and isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = {**result[key], **value}
         else:
-            values[key] = value
-    return values
+            result[key] = value
+    return result
 
 
 def uses_several_envs(algo: str) -> bool:

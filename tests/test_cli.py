@@ -119,13 +119,12 @@ def test_train_takes_a_zoo_hyperparameter_file(tmp_path: Path, capsys: Any) -> N
     path.write_text(textwrap.dedent(ZOO_FILE), encoding="utf-8")
     out = tmp_path / "run"
     argv = ["train", "ppo", "--env", DISCRETE_ID, "--out", str(out), "--hyperparams-file", str(path), *TINY_RUN]
-    assert main([*argv, "--hyperparams", '{"n_steps": 16, "batch_size": 32}', "--n-envs", "2"]) == 0, (
-        capsys.readouterr().err
-    )
+    given = '{"n_steps": 16, "batch_size": 32, "policy_kwargs": {"net_arch": [8]}}'
+    assert main([*argv, "--hyperparams", given, "--n-envs", "2"]) == 0, capsys.readouterr().err
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["total_steps"] == 600  # the file's n_timesteps
     resolved = config["sb3_hyperparams"]
-    assert resolved["policy_kwargs"] == {"net_arch": [16], "activation_fn": "tanh"}
+    assert resolved["policy_kwargs"] == {"net_arch": [8], "activation_fn": "tanh"}  # merged key by key
     assert resolved["learning_rate"] == "lin_0.001"
     assert resolved["n_steps"] == 16 and resolved["n_envs"] == 2  # --hyperparams, then --n-envs, over the file
     summary = json.loads((out / "summary.json").read_text())

@@ -199,7 +199,7 @@ def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, An
             raise CliError(f"--hyperparams is not valid JSON: {error}") from error
         if not isinstance(given, dict):
             raise CliError(f"--hyperparams must be a JSON object, got {type(given).__name__}")
-        overrides.update(given)
+        overrides = table.layered(overrides, given)
     if n_envs is not None:
         overrides["n_envs"] = n_envs
     values["hyperparams"] = json.dumps(overrides) if overrides else ""
