@@ -2,9 +2,10 @@
 
 Each run writes one TensorBoard run, ``DIR/ALGO/ENV/seedS``, with ``torch.utils.tensorboard.SummaryWriter``; the
 x axis is env steps. The monitor writes ``eval/return_mean``, ``eval/return_std``, ``time/wall_seconds`` and
-``time/env_steps`` at every evaluation; each algorithm adds its own training statistics under its name (``ars/``,
-``reinforce/``); SB3's logger is routed to the same writer (``train/``, ``rollout/``, ``time/``). Needs the
-``tensorboard`` extra: ``pip install "continuous-cartpole[tensorboard]"``.
+``time/env_steps`` at every curve evaluation, ``eval/confirmation_mean`` at every confirmation and
+``test/return_mean|std|min`` once at the end; each algorithm adds its own training statistics under its name
+(``ars/``, ``reinforce/``); SB3's logger is routed to the same writer (``train/``, ``rollout/``, ``time/``). Needs
+the ``tensorboard`` extra: ``pip install "continuous-cartpole[tensorboard]"``.
 """
 
 from __future__ import annotations

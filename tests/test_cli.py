@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -165,7 +166,7 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     }
 
 
-EVAL_TAGS = {"eval/return_mean", "eval/return_std", "time/wall_seconds", "time/env_steps"}
+EVAL_TAGS = {"eval/return_mean", "eval/return_std", "time/wall_seconds", "time/env_steps", "test/return_mean"}
 
 
 @pytest.mark.parametrize(
@@ -182,12 +183,14 @@ def test_train_writes_tensorboard_scalars(algo: str, env_id: str, own_tags: set[
     assert main([*argv, "--total-steps", "1200", "--keep-training"]) == 0
     logged = scalars(log / algo / env_id / "seed0")
     assert logged.keys() >= EVAL_TAGS | own_tags
-    with open(out / "metrics.csv", encoding="utf-8") as file:
-        rows = [line.split(",") for line in file.read().splitlines()[1:]]
-    # One eval point per metrics.csv row, at the same env step and with the same return.
+    with open(out / "metrics.csv", encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
+    # One eval point per metrics.csv row, at the same env step and with the same return; the test at the end.
     assert [(step, pytest.approx(value)) for step, value in logged["eval/return_mean"]] == [
-        (int(row[0]), float(row[2])) for row in rows
+        (int(row["env_steps"]), float(row["eval_return_mean"])) for row in rows
     ]
+    summary = json.loads((out / "summary.json").read_text())
+    assert logged["test/return_mean"] == [(summary["env_steps"], pytest.approx(summary["test_return_mean"]))]
 
 
 def test_compare_writes_one_tensorboard_run_per_training_run(tmp_path: Path) -> None:
