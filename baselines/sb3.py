@@ -84,7 +84,13 @@ ZOO_KEYS = frozenset({"n_envs", "noise_type", "noise_std"})
 # Constructor arguments the run sets itself.
 RUN_KEYS = frozenset({"self", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"})
 # Constructor arguments the run sets from its own flags (``train`` and ``compare``), which hyperparams cannot set.
-RUN_FLAGS = {"env": "--env", "seed": "--seed", "device": "--device", "tensorboard_log": "--tensorboard-log"}
+RUN_FLAGS = {
+    "env": "--env",
+    "seed": "--seed",
+    "device": "--device",
+    "tensorboard_log": "--tensorboard-log",
+    "n_timesteps": "--total-steps",  # the zoo's budget key
+}
 LINEAR_PREFIX = "lin_"
 CHECKPOINT_KIND = "sb3"
 

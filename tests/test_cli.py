@@ -91,11 +91,12 @@ def test_each_sb3_help_example_is_accepted_by_its_algorithm(algo: str) -> None:
     assert json.loads(config_type.HYPERPARAMS_EXAMPLE).items() <= config.sb3_hyperparams.items()
 
 
-def test_hyperparams_cannot_set_what_the_run_sets(tmp_path: Path, capsys: Any) -> None:
+@pytest.mark.parametrize(("key", "flag"), [("tensorboard_log", "--tensorboard-log"), ("n_timesteps", "--total-steps")])
+def test_hyperparams_cannot_set_what_the_run_sets(key: str, flag: str, tmp_path: Path, capsys: Any) -> None:
     argv = ["train", "ppo", "--env", DISCRETE_ID, "--out", str(tmp_path / "run")]
-    assert main([*argv, "--hyperparams", '{"tensorboard_log": "tb"}']) == 2
+    assert main([*argv, "--hyperparams", json.dumps({key: 1})]) == 2
     err = capsys.readouterr().err
-    assert "tensorboard_log is set by the run; use --tensorboard-log instead" in err
+    assert f"{key} is set by the run; use {flag} instead" in err
     assert not (tmp_path / "run").exists()
 
 
