@@ -176,6 +176,17 @@ def has_left_bounds(params: CartPoleParams, x: T, theta: T) -> T:
     return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
 
 
+def is_within_bounds(params: CartPoleParams, x: T, theta: T) -> T:
+    """True where the cart is on the track and the pole up: the negation of ``has_failed`` for a stepped state.
+
+    A NaN position or angle gives False, as every comparison with NaN does. A NaN or infinite speed cannot hide
+    inside the bounds after a step: an old one moves its coordinate to NaN or infinity (Euler integration; the
+    semi-implicit one moves it by the new speed), and a new one needs an old speed so large (theta_dot squared
+    overflowing, far above threshold / tau) that the step leaves the bounds anyway.
+    """
+    return (abs(x) <= params.x_threshold) & (abs(theta) <= params.theta_threshold_radians)
+
+
 def is_nonfinite(x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
     """True where any variable is NaN or infinite: then the sum is too, and times 0.0 it is NaN, unequal to 0.
 
