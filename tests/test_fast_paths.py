@@ -10,6 +10,7 @@ import pytest
 from continuous_cartpole.actions import _checked_force_fraction, continuous_force_fraction, discrete_force_sign
 from continuous_cartpole.env import CartPoleEnv
 from continuous_cartpole.physics import CartPoleParams, has_failed, is_within_bounds
+from continuous_cartpole.vector import CartPoleVectorEnv
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
@@ -60,3 +61,19 @@ def test_a_non_finite_speed_terminates_the_step_it_is_stepped_from(integrator, s
     with pytest.warns(UserWarning, match="NaN or infinite"):
         _, reward, terminated, _, _ = env.step(1)
     assert terminated and reward == env.params.failure_reward
+
+
+@pytest.mark.parametrize("dtype", ["<i8", ">i8", "<i4", "i1", "u1", ">u2"])
+def test_discrete_vector_actions_of_every_integer_dtype_push_as_the_single_env(dtype):
+    envs = CartPoleVectorEnv(num_envs=4, continuous=False, dtype=np.float64)
+    envs.reset(seed=0)
+    actions = np.array([0, 1, 1, 0], dtype=dtype)
+    assert envs._forces(actions).tolist() == [discrete_force_sign(int(a)) * 10.0 for a in actions]
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [("<i8", -1), (">i8", -1), ("i1", -128), ("u1", 255), (">u2", 2)])
+def test_discrete_vector_actions_outside_0_and_1_are_refused_in_every_integer_dtype(dtype, bad):
+    envs = CartPoleVectorEnv(num_envs=3, continuous=False)
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match=r"0 or 1; sub-envs \[2\]"):
+        envs.step(np.array([1, 0, bad], dtype=dtype))
