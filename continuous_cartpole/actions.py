@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 _NUMERIC_KINDS = "fiu"
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def continuous_force_fraction(action: Any) -> float:
@@ -15,11 +16,11 @@ def continuous_force_fraction(action: Any) -> float:
 
     Out-of-range values are clipped to [-1, 1], so they act exactly like the bound (Gymnasium's rule).
     """
-    # The usual case first, with nothing to convert: a float array of shape (1,) holding a value in range (NaN
-    # fails the comparison). item() gives a Python float for every float dtype but longdouble.
-    if type(action) is np.ndarray and action.shape == (1,) and action.dtype.kind == "f":
+    # The usual case first, with nothing to convert: a native float32 or float64 array of shape (1,) holding a value
+    # in range (NaN fails the comparison). Identity tests of the cached dtypes are the cheapest checks there are.
+    if type(action) is np.ndarray and (action.dtype is _FLOAT32 or action.dtype is _FLOAT64) and action.shape == (1,):
         value = action.item()
-        if type(value) is float and -1.0 <= value <= 1.0:
+        if -1.0 <= value <= 1.0:
             return value
     return _checked_force_fraction(action)
 

@@ -135,13 +135,14 @@ def step_state(
     See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
     """
     x, x_dot, theta, theta_dot = state
+    polemass_length, total_mass = params.polemass_length, params.total_mass  # read once: used 5 times
     costheta = xp.cos(theta)
     sintheta = xp.sin(theta)
-    temp = (force + params.polemass_length * (theta_dot * theta_dot) * sintheta) / params.total_mass
+    temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
     thetaacc = (params.gravity * sintheta - costheta * temp) / (
-        params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / params.total_mass)
+        params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / total_mass)
     )
-    xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
 
     tau = params.tau
     if out is None:  # new values: Python floats, or fresh arrays and tensors
