@@ -1,6 +1,6 @@
 """Speed of our envs against Gymnasium's CartPole, measured in one run on the same machine.
 
-    python benchmarks/bench_env.py [--reps 7] [--quick]
+    python benchmarks/bench_env.py [--reps 7] [--quick] [--cpu-time]
 
 Prints medians over repetitions and the ratios ours / Gymnasium: the time of one ``gym.make`` env step (lower is
 better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better). Every repetition times
@@ -22,7 +22,9 @@ from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as Gymnasi
 from continuous_cartpole import ENV_IDS, CartPoleVectorEnv
 
 
-def interleaved_seconds(runs: dict[str, Callable[[], None]], reps: int) -> dict[str, list[float]]:
+def interleaved_seconds(
+    runs: dict[str, Callable[[], None]], reps: int, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, list[float]]:
     """Seconds of every repetition of each run, the runs timed in turn within a repetition.
 
     On a shared machine the load drifts during a benchmark; timing Gymnasium and ours side by side in every
@@ -33,9 +35,9 @@ def interleaved_seconds(runs: dict[str, Callable[[], None]], reps: int) -> dict[
     times: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(reps):
         for label, run in runs.items():
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[label].append(time.perf_counter() - start)
+            times[label].append(clock() - start)
     return times
 
 
@@ -80,16 +82,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=7, help="repetitions; medians are reported")
     parser.add_argument("--quick", action="store_true", help="fewer steps per repetition")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="time this process's CPU time, which a loaded machine disturbs less"
+    )
     args = parser.parse_args()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     scale = 0.2 if args.quick else 1.0
     print(
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-        f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} interleaved repetitions\n"
+        f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} interleaved repetitions, "
+        f"{'CPU' if args.cpu_time else 'wall-clock'} time\n"
     )
 
     steps = int(20_000 * scale)
     reference = "CartPole-v1"
-    times = interleaved_seconds({env_id: single_steps(env_id, steps) for env_id in (reference, *ENV_IDS)}, args.reps)
+    times = interleaved_seconds(
+        {env_id: single_steps(env_id, steps) for env_id in (reference, *ENV_IDS)}, args.reps, clock
+    )
     print("| one gym.make step | us/step | ours / CartPole-v1 (lower is better) |")
     print("|---|---|---|")
     for env_id, seconds in times.items():
@@ -110,7 +119,7 @@ def main() -> None:
                 runs[label] = vector_steps(
                     CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype), steps
                 )
-        times = interleaved_seconds(runs, args.reps)
+        times = interleaved_seconds(runs, args.reps, clock)
         reference_times = times["Gymnasium CartPoleVectorEnv"]
         for label, seconds in times.items():
             rate = num_envs * steps / statistics.median(seconds)
