@@ -25,7 +25,6 @@ from continuous_cartpole.spaces import action_space, observation_space
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
 CPU_BLOCK = 65536  # envs per physics block on the CPU (see __init__)
 MAX_LISTED = 10  # sub-envs named in an error or warning
-START_BITS = 15  # random bits per start-state variable: each 31-bit draw of the generator gives two variables
 
 
 class Transition(NamedTuple):
@@ -61,16 +60,13 @@ def transition(
     state: torch.Tensor,
     steps: torch.Tensor,
     restart: torch.Tensor,
-    start_bits: torch.Tensor,
-    reset_low: torch.Tensor,
-    reset_span: torch.Tensor,
+    next_start: torch.Tensor,
     actions: torch.Tensor,
 ) -> Transition:
     """Physics, failure test and autoreset of one batch: pure tensor code, no host reads, compilable as a whole.
 
-    ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``start_bits``, ``reset_low`` and
-    ``reset_span`` give the start states of the sub-envs that reset now (see ``start_states``); ``actions`` are valid
-    ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
+    ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``next_start`` holds start states for
+    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
     branches only on the arguments fixed at construction.
     """
     fraction = force_fractions(actions, state.dtype)
@@ -94,8 +90,7 @@ def transition(
     rows = stepped
     if mode != AutoresetMode.DISABLED:
         rows = tuple(
-            torch.where(reset_now, start, row)
-            for start, row in zip(start_states(start_bits, reset_low, reset_span), stepped, strict=True)
+            torch.where(reset_now, start, row) for start, row in zip(next_start.unbind(0), stepped, strict=True)
         )
     final_obs = torch.stack(stepped, dim=1).to(torch.float32) if mode == AutoresetMode.SAME_STEP else None
     nonfinite = None
@@ -105,25 +100,6 @@ def transition(
     obs = torch.stack(rows, dim=1).to(torch.float32)  # a fresh tensor, never the state
     flags = as_bytes(terminated), as_bytes(truncated), as_bytes(terminated | truncated)
     return Transition(torch.stack(rows), steps, obs, reward.to(torch.float32), *flags, final_obs, nonfinite)
-
-
-def start_states(
-    bits: torch.Tensor, low: torch.Tensor, span: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Rows x, x_dot, theta, theta_dot of start states from a ``(2, n)`` int32 tensor of 31-bit random integers.
-
-    Each integer gives two variables, its bits 0-14 and 16-30: x and x_dot come from row 0, theta and theta_dot
-    from row 1. A 15-bit value v becomes ``low + span * (v + 0.5) / 2**15``, the centre of one of 2**15 equal cells
-    of [low, low + span], in the dtype of ``low``. Drawing 31-bit integers costs a third of drawing floats with
-    torch's CPU generator, and two variables per draw halve that again.
-    """
-    mask = 2**START_BITS - 1
-
-    def uniform(values: torch.Tensor) -> torch.Tensor:
-        return low + span * ((values.to(low.dtype) + 0.5) / 2**START_BITS)
-
-    low_bits, high_bits = uniform(bits & mask), uniform((bits >> 16) & mask)
-    return low_bits[0], high_bits[0], low_bits[1], high_bits[1]
 
 
 def force_fractions(actions: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -215,12 +191,10 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
     env's own ``torch.Generator`` on ``device``: ``reset(seed=s)`` makes everything that follows deterministic.
-    The stream: each draw is a ``(2, num_envs)`` int32 tensor of ``random_()`` integers (31 random bits), of which
-    ``start_states`` makes the four variables of every sub-env, 15 bits each (2**15 equally spaced values across
-    the interval). ``reset`` draws once; start states for autoreset are pre-drawn for all sub-envs, which needs no
-    data-dependent indexing: every step with SAME_STEP, every second step with NEXT_STEP (a sub-env resets at most
-    once in two steps there, so no start state is used twice, with half the random numbers). The stream differs
-    from the NumPy env's, so use ``state`` to start both from the same states.
+    Start states for autoreset are pre-drawn for all sub-envs, which needs no data-dependent indexing: every step
+    with SAME_STEP, every second step with NEXT_STEP (a sub-env resets at most once in two steps there, so no start
+    state is used twice, with half the random numbers). The random stream differs from the NumPy env's, so use
+    ``state`` to start both from the same states.
 
     ## Episode End
 
@@ -310,9 +284,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.state: torch.Tensor | None = None  # (4, num_envs): one row per state variable, like the NumPy env
         self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
         self.prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        self._start_bits = torch.zeros((2, self.num_envs), dtype=torch.int32, device=self.device)
+        self._next_start = torch.zeros((4, self.num_envs), dtype=dtype, device=self.device)
         self._step_count = 0  # a Python int: decides when start states are redrawn, never reads the device
-        self._set_reset_interval(*reset_bounds(None, self.params))
+        self._reset_low, self._reset_high = reset_bounds(None, self.params)
 
         eager = functools.partial(
             transition, self.params, self.autoreset_mode, self.max_episode_steps, self.validate_actions
@@ -340,7 +314,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         state = torch.zeros((4, self.num_envs), dtype=self.dtype, device=self.device)
         start = time.perf_counter()
         actions = torch.zeros(self.action_space.shape, dtype=torch.float32 if self.continuous else torch.int64)
-        fused(state, self.steps, self.prev_done, *self._start_inputs(), actions.to(self.device))
+        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device))
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return fused, time.perf_counter() - start
@@ -358,9 +332,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         elif not self._seeded:
             self.generator.seed()  # fresh entropy, as Gymnasium does for reset(seed=None) on a new env
             self._seeded = True
-        self._set_reset_interval(low, high)
-        self._draw_start_bits()
-        fresh = torch.stack(start_states(*self._start_inputs()))
+        self._reset_low, self._reset_high = low, high
+        fresh = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
+        self._draw_start_states(fresh)
         if mask is None:
             self.state = fresh
             self.steps.zero_()
@@ -403,7 +377,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
             )
         # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
         if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
-            self._draw_start_bits()
+            self._draw_start_states(self._next_start)
         self._step_count += 1
 
         result = self._run_blocks(actions)
@@ -425,15 +399,13 @@ class TorchCartPoleVectorEnv(VectorEnv):
         """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""
         assert self.state is not None
         if self._block >= self.num_envs:  # one block: no slicing ops (each costs microseconds of dispatch)
-            return self._transition(self.state, self.steps, self.prev_done, *self._start_inputs(), actions)
+            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions)
         parts = [
             self._transition(
                 self.state[:, block],
                 self.steps[block],
                 self.prev_done[block],
-                self._start_bits[:, block],
-                self._reset_low,
-                self._reset_span,
+                self._next_start[:, block],
                 actions[block],
             )
             for block in (slice(start, start + self._block) for start in range(0, self.num_envs, self._block))
@@ -474,17 +446,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
                     f"discrete actions must be 0 or 1; sub-envs {bad.tolist()} got {actions[bad].tolist()}"
                 )
 
-    def _draw_start_bits(self) -> None:
-        self._start_bits.random_(generator=self.generator)  # uniform in [0, 2**31 - 1]
-
-    def _start_inputs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What ``start_states`` turns into start states for every sub-env."""
-        return self._start_bits, self._reset_low, self._reset_span
-
-    def _set_reset_interval(self, low: float, high: float) -> None:
-        # tensors, not Python floats, so that new reset options do not recompile the fused step
-        self._reset_low = torch.tensor(low, dtype=self.dtype, device=self.device)
-        self._reset_span = torch.tensor(high - low, dtype=self.dtype, device=self.device)
+    def _draw_start_states(self, out: torch.Tensor) -> None:
+        out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
 
     def _observations(self) -> torch.Tensor:
         assert self.state is not None
