@@ -23,7 +23,7 @@ import torch
 
 from baselines import compare as compare_module
 from baselines.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from baselines.compare import CompareError, CompareSettings, plan_runs, run_matrix
+from baselines.compare import WORKER_ERROR_FILE, CompareError, CompareSettings, RunSpec, plan_runs, run_matrix
 from baselines.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
 try:
@@ -86,7 +86,7 @@ class LoopbackCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[Node] = []
 
-    def add_node(self, name: str, head: bool = False) -> Node:
+    def add_node(self, name: str, head: bool = False, cpus: int = 1) -> Node:
         ray_temp, task_temp = self.base / name / "ray", self.base / name / "tmp"
         task_temp.mkdir(parents=True)
         if head:
@@ -95,7 +95,7 @@ class LoopbackCluster:
         else:
             role = ["--address", self.address]
         command = [sys.executable, "-c", LOOPBACK_RAY_CLI, "start", *role, "--node-ip-address", "127.0.0.1"]
-        command += ["--num-cpus", "1", "--num-gpus", "0", "--object-store-memory", str(100 * 2**20)]
+        command += ["--num-cpus", str(cpus), "--num-gpus", "0", "--object-store-memory", str(100 * 2**20)]
         command += ["--temp-dir", str(ray_temp), "--disable-usage-stats", "--block"]
         # No PYTHONPATH and a neutral working directory: the nodes get the package's code from the driver.
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
@@ -210,6 +210,7 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
 
     monkeypatch.setattr(compare_module, "QUICK_BUDGETS", BUDGETS)
     runs, _ = plan_runs(ALGOS, ENVS, 2, quick=True)
+    runs.append(failing := RunSpec("ars", ENVS[1], 7, total_steps=-5))  # fails by itself: recorded, not retried
     head, worker = cluster.nodes
     watcher = kill_when_a_task_runs(worker, TASK_TEMP_PREFIX, timeout=60)
     run_matrix_on_ray(tmp_path / "ray", runs, SETTINGS, cluster.address, progress=False)
@@ -219,9 +220,13 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
     run_matrix(tmp_path / "local", runs, SETTINGS, workers=2, progress=False)
 
     run_files = {CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINT_FILE}
-    expected = {f"{run.run_dir(Path()).as_posix()}/{name}" for run in runs for name in run_files}
+    expected = {f"{run.run_dir(Path()).as_posix()}/{name}" for run in runs[:-1] for name in run_files}
+    expected.add(f"{failing.run_dir(Path()).as_posix()}/{WORKER_ERROR_FILE}")
     assert files_under(tmp_path / "ray") == expected == files_under(tmp_path / "local")  # no stray files
-    for run in runs:
+    error = (failing.run_dir(tmp_path / "ray") / WORKER_ERROR_FILE).read_text()
+    assert "total_steps must be an integer >= 1, got -5" in error
+    assert error == (failing.run_dir(tmp_path / "local") / WORKER_ERROR_FILE).read_text()
+    for run in runs[:-1]:
         on_ray, local = run.run_dir(tmp_path / "ray"), run.run_dir(tmp_path / "local")
         summary = json.loads((on_ray / SUMMARY_FILE).read_text())
         assert summary["status"] == "finished", summary["error"]
@@ -246,6 +251,17 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
     assert not list(head.task_temp.glob(f"{TASK_TEMP_PREFIX}*"))
     assert sorted(path.name for path in worker.task_temp.glob(f"{TASK_TEMP_PREFIX}*")) == worker.killed
     assert list(head.ray_temp.glob("session_*/runtime_resources/py_modules_files/*"))  # the code came from the driver
+
+    # Resuming redoes the unfinished runs only: the one whose summary is gone, and the failed one.
+    redo = runs[0].run_dir(tmp_path / "ray")
+    (redo / SUMMARY_FILE).unlink()
+    kept = {path: path.read_bytes() for path in (tmp_path / "ray").rglob(SUMMARY_FILE)}
+    (failing.run_dir(tmp_path / "ray") / WORKER_ERROR_FILE).write_text("stale")
+    run_matrix_on_ray(tmp_path / "ray", runs, SETTINGS, cluster.address, progress=False)
+    assert all(path.read_bytes() == content for path, content in kept.items())
+    assert json.loads((redo / SUMMARY_FILE).read_text())["status"] == "finished"
+    assert (failing.run_dir(tmp_path / "ray") / WORKER_ERROR_FILE).read_text() == error
+    assert files_under(tmp_path / "ray") == expected
 
 
 @needs_ray
