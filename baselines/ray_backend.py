@@ -164,6 +164,11 @@ def _connect(ray: Any, address: str) -> bool:
 def _check_reachable(address: str) -> None:
     """Fail in seconds with the fix, rather than after Ray's own minute of retries."""
     host, _, port = address.rpartition(":")
+    if "://" in address:
+        raise CompareError(
+            f"--ray takes HOST:PORT of a Ray cluster's head, got {address!r}; Ray Client (ray://) is not supported: "
+            "run compare on a machine of the cluster"
+        )
     if not host or not port.isdigit():
         raise CompareError(
             f"--ray takes HOST:PORT of a Ray cluster's head (e.g. 10.0.0.1:6379) or 'local', got {address!r}"
@@ -212,8 +217,9 @@ def _probe_nodes(ray: Any, expected: dict[str, str]) -> None:
     except ray.exceptions.GetTimeoutError:
         raise CompareError(f"a Ray node did not answer within {PROBE_TIMEOUT_S:.0f} s; check `ray status`") from None
     except ray.exceptions.RayError as error:
-        summary = str(error).strip().splitlines()[-1]
-        raise CompareError(f"a Ray node cannot run the package's code ({summary}); {RAY_EXTRA_HINT} there") from None
+        raise CompareError(
+            f"a Ray node cannot run the package's code ({_first_line(error)}); {RAY_EXTRA_HINT} there"
+        ) from None
     for report in reports:
         check_fingerprint(report["node"], report["fingerprint"], expected)
 
@@ -268,22 +274,31 @@ def _run_tasks(
     finally:
         bar.close()
         for ref in pending:  # interrupted, or a node refused: stop the runs still queued or training
-            ray.cancel(ref, force=True)
+            ray.cancel(ref)  # not force: a running task gets KeyboardInterrupt and removes its temporary directory
 
 
 def _receive(ray: Any, ref: Any, run: RunSpec, root: Path, expected: dict[str, str]) -> dict[str, Any]:
     """Write one task's result into the run's directory; a task lost with its nodes is recorded as failed."""
     try:
         result = ray.get(ref)
-    except ray.exceptions.RayError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except ray.exceptions.RayTaskError as error:  # raised by the task outside training (training errors are data)
+        cause = getattr(error, "cause", None) or error
+        write_worker_error(run.run_dir(root), f"the Ray task failed: {type(cause).__name__}: {_first_line(cause)}")
+        return {"status": FAILED, "text": "task failed"}
+    except ray.exceptions.RayError as error:  # its worker or node was lost on every attempt
+        attempts = NODE_FAILURE_RETRIES + 1
         write_worker_error(
-            run.run_dir(root), f"the Ray task died {NODE_FAILURE_RETRIES + 1} times (node lost or killed): {reason}"
+            run.run_dir(root), f"the Ray task was lost {attempts} times (node or worker died): {_first_line(error)}"
         )
         return {"status": FAILED, "text": "task lost"}
     check_fingerprint(result["node"], result["fingerprint"], expected)
     write_run_files(run.run_dir(root), result["files"])
     return result["outcome"]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:

@@ -274,6 +274,8 @@ def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path) -> No
         run_matrix_on_ray(tmp_path, runs, SETTINGS, address, progress=False)
     with pytest.raises(CompareError, match="--ray takes HOST:PORT"):
         run_matrix_on_ray(tmp_path, runs, SETTINGS, "head-without-port", progress=False)
+    with pytest.raises(CompareError, match=r"Ray Client \(ray://\) is not supported"):
+        run_matrix_on_ray(tmp_path, runs, SETTINGS, "ray://head:10001", progress=False)
     assert not ray.is_initialized() and not list(tmp_path.iterdir())
 
 
