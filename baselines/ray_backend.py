@@ -1,12 +1,16 @@
 """``compare`` on a Ray cluster: each run of the matrix is one Ray task, retried on another node when its node dies.
 
-What every node needs: Python and the same versions of the dependencies as the driver (``pip install
-"continuous-cartpole[baselines,ray]"`` installs them). The package's own code need not be installed on the nodes:
-the driver ships its ``continuous_cartpole`` and ``baselines`` directories with Ray's runtime environment
-(``py_modules``), so every node runs exactly the driver's code. Before the matrix starts, and again with every
-result, a node reports a fingerprint (package version, a hash of the code it imported, the versions of Python and
-the libraries that shape the numbers); a node that differs from the driver stops the comparison with a message
-naming the difference, instead of mixing results computed by different code.
+The driver (the machine running ``compare``) must itself be a node of the cluster, as Ray requires of a driver:
+run ``compare`` on the head. Every node needs Python and the same versions of the dependencies as the driver
+(``pip install "continuous-cartpole[baselines,ray]"`` installs them). The package's own code need not be installed
+on the nodes: the driver ships its ``continuous_cartpole`` and ``baselines`` directories with Ray's runtime
+environment (``py_modules``), so every node runs exactly the driver's code. Before the matrix starts, and again with
+every result, a node reports a fingerprint (package version, a hash of the code it imported, the versions of Python
+and of the libraries that shape the numbers); a node that differs from the driver stops the comparison with a
+message naming the difference, instead of mixing results computed by different code.
+
+``--device cuda`` gives each task one GPU; with ``cpu`` or ``auto`` a task gets no GPU (Ray hides the GPUs from it),
+so ``auto`` trains on the CPU.
 
 Nodes need not share a file system. A task trains into its own temporary directory (removed when the task ends)
 and returns the run's files as bytes; the driver alone writes them into ``DIR/runs/...``, atomically, with the
@@ -157,7 +161,10 @@ def _connect(ray: Any, address: str) -> bool:
     try:
         ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
     except Exception as error:  # Ray raises ConnectionError, RuntimeError or its own errors, by version
-        raise CompareError(f"cannot connect to the Ray cluster at {address} ({error}); {START_HINT}") from None
+        raise CompareError(
+            f"cannot connect to the Ray cluster at {address} ({_first_line(error)}); run compare on a node of that "
+            f"cluster (the head), or {START_HINT}"
+        ) from None
     return True
 
 
