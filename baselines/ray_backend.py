@@ -9,8 +9,8 @@ every result, a node reports a fingerprint (package version, a hash of the code 
 and of the libraries that shape the numbers); a node that differs from the driver stops the comparison with a
 message naming the difference, instead of mixing results computed by different code.
 
-``--device cuda`` gives each task one GPU; with ``cpu`` or ``auto`` a task gets no GPU (Ray hides the GPUs from it),
-so ``auto`` trains on the CPU.
+``--device cuda`` gives each task one GPU; ``auto`` does too on a cluster with GPUs, and trains on the CPU on one
+without; ``cpu`` asks for no GPU.
 
 Nodes need not share a file system. A task trains into its own temporary directory (removed when the task ends)
 and returns the run's files as bytes; the driver alone writes them into ``DIR/runs/...``, atomically, with the
@@ -134,10 +134,10 @@ def run_matrix_on_ray(
     ray = _import_ray()
     started_here = _connect(ray, address)
     try:
-        _check_resources(ray, address, device)
+        gpus = gpus_per_task(ray, address, device)
         expected = environment_fingerprint()
         _probe_nodes(ray, expected)
-        _run_tasks(ray, root, runs, settings, device, expected, progress)
+        _run_tasks(ray, root, runs, settings, device, gpus, expected, progress)
     finally:
         if started_here:
             ray.shutdown()
@@ -193,18 +193,22 @@ def _package_dirs() -> list[str]:
     return [str(Path(continuous_cartpole.__file__).parent), str(Path(baselines.__file__).parent)]
 
 
-def _check_resources(ray: Any, address: str, device: str) -> None:
+def gpus_per_task(ray: Any, address: str, device: str) -> int:
+    """1 for ``cuda``, and for ``auto`` on a cluster with GPUs; else 0. Refuses a cluster that cannot run a task."""
     resources = ray.cluster_resources()
     if resources.get("CPU", 0) < 1:
         raise CompareError(
             f"the Ray cluster at {address} has no CPU for a task (its nodes were started with --num-cpus 0); "
             "add a node with CPUs: ray start --address HEAD_HOST:PORT"
         )
-    if device == "cuda" and resources.get("GPU", 0) < 1:
+    has_gpu = resources.get("GPU", 0) >= 1
+    if device == "cuda" and not has_gpu:
         raise CompareError(
             f"--device cuda needs a GPU, and the Ray cluster at {address} has none; "
             "use --device cpu, or add a node with a GPU: ray start --address HEAD_HOST:PORT --num-gpus 1"
         )
+    # Ray does not hide the GPUs from a task that asked for none: "auto" must ask, or tasks would share GPUs unseen.
+    return int(device == "cuda" or (device == "auto" and has_gpu))
 
 
 def _probe_nodes(ray: Any, expected: dict[str, str]) -> None:
@@ -255,13 +259,14 @@ def _run_tasks(
     runs: Sequence[RunSpec],
     settings: CompareSettings,
     device: str,
+    gpus: int,
     expected: dict[str, str],
     progress: bool,
 ) -> None:
     from tqdm.auto import tqdm
 
     task = ray.remote(train_on_node).options(
-        num_cpus=1, num_gpus=1 if device == "cuda" else 0, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False
+        num_cpus=1, num_gpus=gpus, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False
     )
     todo = [run for run in runs if not is_finished(run.run_dir(root))]
     pending: dict[Any, RunSpec] = {}

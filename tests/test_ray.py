@@ -288,16 +288,20 @@ def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
         run_matrix_on_ray(tmp_path, runs, SETTINGS, "local", progress=False)
 
 
-def test_cluster_without_cpus_is_refused() -> None:
-    from baselines.ray_backend import _check_resources
+def test_cpu_less_clusters_are_refused_and_auto_asks_for_a_gpu_only_where_there_are_some() -> None:
+    from baselines.ray_backend import gpus_per_task
 
-    class CpuLessCluster:  # what ray.cluster_resources() says of nodes started with --num-cpus 0
-        @staticmethod
-        def cluster_resources() -> dict[str, float]:
-            return {"memory": 1e9, "object_store_memory": 1e8}
+    class Cluster:  # the part of the ray module that gpus_per_task reads
+        def __init__(self, **resources: float) -> None:
+            self.resources = {"memory": 1e9, "object_store_memory": 1e8, **resources}
+
+        def cluster_resources(self) -> dict[str, float]:
+            return self.resources
 
     with pytest.raises(CompareError, match=r"^the Ray cluster at h:1 has no CPU for a task .*--num-cpus 0"):
-        _check_resources(CpuLessCluster, "h:1", "cpu")
+        gpus_per_task(Cluster(), "h:1", "cpu")  # nodes started with --num-cpus 0
+    assert [gpus_per_task(Cluster(CPU=4), "h:1", device) for device in ("cpu", "auto")] == [0, 0]
+    assert [gpus_per_task(Cluster(CPU=4, GPU=2), "h:1", device) for device in ("cpu", "auto", "cuda")] == [0, 1, 1]
 
 
 def test_baselines_and_the_local_compare_never_import_ray(tmp_path: Path) -> None:
