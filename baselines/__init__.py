@@ -11,8 +11,11 @@ from typing import Any
 __all__ = ["load_policy"]
 
 
-def load_policy(run_dir: str | os.PathLike[str]) -> Any:
+def load_policy(run_dir: str | os.PathLike[str], checkpoint: str = "best") -> Any:
     """The policy saved in a run directory written by ``cartpole-baselines train``, with SB3's ``predict``.
+
+    ``checkpoint="best"`` (the highest 100-episode confirmation mean, the one the run's test measured) or
+    ``"last"`` (the latest evaluation's policy).
 
     Reads ``config.json`` for the algorithm and rebuilds the policy from its checkpoint, which holds tensors only
     (loading never unpickles). Raises ``RunError`` or ``CheckpointError`` (both ``ValueError``) naming the file.
@@ -25,4 +28,4 @@ def load_policy(run_dir: str | os.PathLike[str]) -> Any:
         algorithm = get_algorithm(run_config["algo"])
     except ValueError as error:
         raise RunError(f"run {run_dir}: {error}") from error
-    return algorithm.load_policy(run_dir)
+    return algorithm.load_policy(run_dir, checkpoint)

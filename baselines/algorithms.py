@@ -8,7 +8,7 @@ An algorithm module provides (see the team brief's contract):
   eval_episodes, stop_when_solved, progress``; the CLI turns the remaining fields into typed flags;
 - ``train(config, monitor=None) -> TrainResult``;
 - ``policy_from_checkpoint(tensors, metadata) -> policy`` for policies with ``tensors()`` and ``metadata()``,
-  saved as safetensors in ``CHECKPOINT_FILE`` (SB3's policies too: its ``.zip`` would unpickle on loading);
+  saved as safetensors (SB3's policies too: its ``.zip`` would unpickle on loading) in ``CHECKPOINT_FILES``;
 - optionally ``check_env(env_id) -> None``, raising ``ValueError`` for an env it cannot train on (SB3's env
   checkers); the CLI calls it before it creates the run directory and reports the error without a traceback.
 """
@@ -22,6 +22,11 @@ from types import ModuleType
 from typing import Any
 
 from baselines.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
+
+# A run directory's two checkpoints. "last": the policy of the latest evaluation. "best": the policy with the highest
+# 100-episode confirmation mean (see ``baselines.training``); until a confirmation has run, the latest policy.
+BEST, LAST = "best", "last"
+CHECKPOINT_FILES = {BEST: "best_policy.safetensors", LAST: CHECKPOINT_FILE}
 
 CONTINUOUS = "continuous"
 DISCRETE = "discrete"
@@ -61,15 +66,16 @@ class Algorithm:
             raise TypeError(f"{self.module}.{self.config_class} must start with the fields {COMMON_CONFIG_FIELDS}")
         return config_type
 
-    def save_policy(self, policy: Any, run_dir: Path) -> Path:
-        """Save ``policy`` into ``run_dir`` atomically; returns the checkpoint's path."""
-        path = Path(run_dir) / CHECKPOINT_FILE
+    def save_policy(self, policy: Any, run_dir: Path, checkpoint: str = LAST) -> Path:
+        """Save ``policy`` into ``run_dir`` as its ``checkpoint`` ("best" or "last") atomically; returns the path."""
+        path = Path(run_dir) / checkpoint_file(checkpoint)
         save_checkpoint(path, policy.tensors(), policy.metadata())
         return path
 
-    def load_policy(self, run_dir: Path) -> Any:
-        """The policy saved in ``run_dir``; ``CheckpointError`` when the file is missing or unusable."""
-        path = Path(run_dir) / CHECKPOINT_FILE
+    def load_policy(self, run_dir: Path, checkpoint: str = BEST) -> Any:
+        """The ``checkpoint`` ("best" or "last") saved in ``run_dir``; ``CheckpointError`` when the file is missing
+        or unusable."""
+        path = Path(run_dir) / checkpoint_file(checkpoint)
         tensors, metadata = load_checkpoint(path)
         try:
             return self.load_module().policy_from_checkpoint(tensors, metadata)
@@ -121,6 +127,14 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("sb3-ars", "baselines.sb3", "SB3ARSConfig", "sb3-contrib ARS, linear policy, zoo settings"),
     )
 }
+
+
+def checkpoint_file(checkpoint: str) -> str:
+    """The file name of checkpoint "best" or "last"; ``ValueError`` naming the choices for anything else."""
+    try:
+        return CHECKPOINT_FILES[checkpoint]
+    except KeyError:
+        raise ValueError(f"unknown checkpoint {checkpoint!r}; choose {' or '.join(CHECKPOINT_FILES)}") from None
 
 
 def get_algorithm(name: str) -> Algorithm:

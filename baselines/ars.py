@@ -36,7 +36,14 @@ import numpy as np
 import torch
 
 from baselines.devices import resolve_device
-from baselines.training import COMMON_INTEGER_MINIMUMS, TrainingMonitor, TrainResult, check_integer_fields
+from baselines.training import (
+    COMMON_INTEGER_MINIMUMS,
+    EVAL_EPISODES,
+    EVAL_EVERY,
+    TrainingMonitor,
+    TrainResult,
+    check_integer_fields,
+)
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
@@ -52,8 +59,8 @@ class ARSConfig:
     seed: int = 0
     device: str = "auto"
     total_steps: int = 300_000
-    eval_every: int = 2_000
-    eval_episodes: int = 20
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     stop_when_solved: bool = True
     progress: bool = False
     n_directions: int = 8  # N: directions sampled per iteration
@@ -62,6 +69,7 @@ class ARSConfig:
     step_size: float = 0.2  # alpha as in the paper (see the module docstring for the notebook's alpha)
     normalize_states: bool = True  # V2: whiten states with the running mean/std of all states seen
     episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})

@@ -1,14 +1,20 @@
 """Policy checkpoints as tensors only: safetensors, whose loader parses a JSON header and raw bytes and never unpickles.
 
 The policy's ``metadata()`` (JSON-able, enough to rebuild it) is stored as one JSON string in the safetensors
-metadata, so ints, floats and bools keep their types. Anything that is not a complete safetensors file written here
-(a truncated file, a ``torch.save`` pickle or zip renamed, random bytes) raises ``CheckpointError`` naming the file.
+metadata, so ints, floats and bools keep their types, beside a SHA-256 of the tensor bytes. Anything that is not a
+complete, unaltered safetensors file written here (a truncated file, a ``torch.save`` pickle or zip renamed, random
+bytes, a flipped bit) raises ``CheckpointError`` naming the file.
+
+A checkpoint costs what it weighs: only a regular file under ``MAX_CHECKPOINT_BYTES`` is read (never a device, a
+FIFO or a huge sparse file), and its metadata is bounded in size and nesting before it is parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +27,13 @@ CHECKPOINT_FILE = "policy.safetensors"
 FORMAT = "continuous-cartpole-policy/1"
 _FORMAT_KEY = "format"
 _METADATA_KEY = "policy_metadata"
+_SHA256_KEY = "tensors_sha256"
+# Our policies weigh kilobytes (SAC's 256 x 256 networks about 300 KB); the cap keeps a refused file cheap.
+MAX_CHECKPOINT_BYTES = 16 * 1024 * 1024
+MAX_METADATA_CHARS = 64 * 1024
+MAX_METADATA_DEPTH = 8
+_HEADER_LENGTH_BYTES = 8
+_MAX_HEADER_BYTES = 2 * MAX_METADATA_CHARS  # the metadata, JSON-escaped, plus a line per tensor
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = 0x80  # pickles of protocol 2 or later start with the PROTO opcode, then the version
@@ -40,8 +53,10 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
         raise TypeError(f"policy metadata must be JSON-able without NaN/inf: {error}") from error
     # safetensors wants contiguous CPU tensors; copying here keeps the caller's tensors (maybe on CUDA) as they are
     cpu_tensors = {name: tensor.detach().to("cpu").contiguous() for name, tensor in tensors.items()}
-    data = save(cpu_tensors, metadata={_FORMAT_KEY: FORMAT, _METADATA_KEY: metadata_json})
-    atomic_write_bytes(path, data)
+    # The tensor bytes do not depend on the header, so a first serialisation gives the bytes to hash.
+    tensor_bytes = _tensor_bytes(save(cpu_tensors))
+    header = {_FORMAT_KEY: FORMAT, _METADATA_KEY: metadata_json, _SHA256_KEY: hashlib.sha256(tensor_bytes).hexdigest()}
+    atomic_write_bytes(path, save(cpu_tensors, metadata=header))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -50,14 +65,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     from safetensors.torch import load
 
     path = Path(path)
-    try:
-        # Read into memory rather than safe_open's memory map: mapped tensors crash the process (SIGBUS) when
-        # someone truncates the file while they are alive.
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except OSError as error:
-        raise CheckpointError(f"checkpoint {path} cannot be read: {error}") from error
+    data = _read_regular_file(path)
+    _check_header_size(path, data)
     try:
         tensors = load(data)
     except SafetensorError as error:
@@ -65,16 +74,83 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     stored_metadata = _header_metadata(data)
     if stored_metadata.get(_FORMAT_KEY) != FORMAT or _METADATA_KEY not in stored_metadata:
         raise CheckpointError(f"checkpoint {path} is a safetensors file but not a policy checkpoint ({FORMAT})")
-    try:
-        metadata = json.loads(stored_metadata[_METADATA_KEY])
-    except json.JSONDecodeError as error:
-        raise CheckpointError(f"checkpoint {path} has corrupt policy metadata: {error}") from error
-    if not isinstance(metadata, dict):
-        raise CheckpointError(f"checkpoint {path} has policy metadata that is not a JSON object")
+    _check_sha256(path, data, stored_metadata.get(_SHA256_KEY))
+    metadata = _parse_metadata(path, stored_metadata[_METADATA_KEY])
     for name, tensor in tensors.items():
         if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
             raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in tensor {name!r}")
     return tensors, metadata
+
+
+def _read_regular_file(path: Path) -> bytes:
+    """The file's bytes; only a regular file within the cap (O_NONBLOCK: opening a FIFO must not wait for a writer)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except OSError as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from error
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CheckpointError(f"checkpoint {path} is not a regular file (a device, FIFO or folder); refused")
+        if info.st_size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(
+                f"checkpoint {path} weighs {info.st_size} bytes, over the {MAX_CHECKPOINT_BYTES}-byte cap of a policy"
+            )
+        try:
+            data = file.read(MAX_CHECKPOINT_BYTES + 1)  # the file may grow after fstat
+        except OSError as error:
+            raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from error
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint {path} grew over the {MAX_CHECKPOINT_BYTES}-byte cap while being read")
+    return data
+
+
+def _check_header_size(path: Path, data: bytes) -> None:
+    """Refuse a header longer than any policy's before safetensors parses it."""
+    header_length = int.from_bytes(data[:_HEADER_LENGTH_BYTES], "little")
+    if header_length > _MAX_HEADER_BYTES:
+        raise CheckpointError(
+            f"checkpoint {path} {_what_is_wrong(data)}: its header claims {header_length} bytes, "
+            f"over the {_MAX_HEADER_BYTES} of any policy's"
+        )
+
+
+def _tensor_bytes(data: bytes) -> bytes:
+    header_length = int.from_bytes(data[:_HEADER_LENGTH_BYTES], "little")
+    return data[_HEADER_LENGTH_BYTES + header_length :]
+
+
+def _check_sha256(path: Path, data: bytes, stored: str | None) -> None:
+    if stored is None:
+        raise CheckpointError(f"checkpoint {path} has no SHA-256 of its tensors; retrain to write a checked one")
+    if hashlib.sha256(_tensor_bytes(data)).hexdigest() != stored:
+        raise CheckpointError(f"checkpoint {path} is corrupt: its tensor bytes do not match the stored SHA-256")
+
+
+def _parse_metadata(path: Path, text: str) -> dict[str, Any]:
+    """The policy metadata, bounded in size and nesting (deep JSON nesting makes Python's parser recurse)."""
+    if len(text) > MAX_METADATA_CHARS:
+        raise CheckpointError(f"checkpoint {path} has {len(text)} characters of metadata, over {MAX_METADATA_CHARS}")
+    try:
+        metadata = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise CheckpointError(f"checkpoint {path} has corrupt policy metadata: {error}") from None
+    if not isinstance(metadata, dict):
+        raise CheckpointError(f"checkpoint {path} has policy metadata that is not a JSON object")
+    if _depth(metadata) > MAX_METADATA_DEPTH:
+        raise CheckpointError(f"checkpoint {path} has metadata nested deeper than {MAX_METADATA_DEPTH} levels")
+    return metadata
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON; its size is already bounded, and the parser refused what would recurse too deep."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
 
 
 def _header_metadata(data: bytes) -> dict[str, str]:

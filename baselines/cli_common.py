@@ -1,12 +1,21 @@
-"""Helpers every ``cartpole-baselines`` subcommand shares: user errors, env ids and seeds."""
+"""Helpers every ``cartpole-baselines`` subcommand shares: user errors, env ids, seeds and opening runs.
+
+Opening a run directory executes nothing: its env id must be registered as it stands, and the package that
+registers a foreign env is imported only when the user names it with ``--gym-package`` on the command line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
+import sys
+from typing import Any
 
 import gymnasium as gym
 
 from baselines import env_checks
+from baselines.algorithms import CONTINUOUS, DISCRETE
 from continuous_cartpole.registration import registered_id
 
 
@@ -21,8 +30,70 @@ def resolve_env_id(env_id: str) -> str:
     except ImportError as error:
         module = env_id.rpartition(":")[0]
         raise CliError(f"cannot import module {module!r} of env id {env_id!r}: {error}") from error
+    except ValueError as error:  # an empty id
+        raise CliError(f"{error}; pass a registered id such as ContinuousCartPole-v0") from error
     except gym.error.Error as error:
         raise CliError(f"unknown env id {env_id!r}: {error}") from error
+
+
+def env_package(env_id: str) -> str | None:
+    """The module of Gymnasium's ``module:EnvId`` form, which a run stores as the package to import; else None."""
+    return env_id.rpartition(":")[0] or None
+
+
+def add_gym_package_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--gym-package",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, to register the run's env (a run directory never imports code by itself)",
+    )
+
+
+def import_gym_packages(packages: list[str]) -> None:
+    for package in packages:
+        try:
+            importlib.import_module(package)
+        except ImportError as error:
+            raise CliError(f"--gym-package {package}: cannot import it: {error}") from error
+
+
+def run_env_id(run_config: dict[str, Any], run_dir: str | os.PathLike[str]) -> str:
+    """The registered id of a run's env, importing nothing: a package it needs must be imported already."""
+    module, _, name = run_config["env_id"].rpartition(":")
+    for package in filter(None, (run_config.get("gym_package"), module)):
+        if package not in sys.modules:
+            raise CliError(
+                f"run {run_dir} uses an env of package {package!r}, which a run directory does not import; "
+                f"pass --gym-package {package} if you trust it"
+            )
+    try:
+        return gym.spec(name).id
+    except gym.error.Error as error:
+        raise CliError(
+            f"run {run_dir}: env id {name!r} is not registered ({error}); pass --gym-package MODULE to register it"
+        ) from error
+
+
+def load_run(
+    run_dir: str | os.PathLike[str], gym_packages: list[str], checkpoint: str = "best"
+) -> tuple[dict[str, Any], str, Any]:
+    """``(config, registered env id, policy)`` of a run, the policy from its ``checkpoint`` ("best" or "last");
+    refuses a policy whose actions do not fit the env."""
+    import baselines  # looked up at call time: the policy loader imports torch only now
+    from baselines.runs import read_run_config
+
+    import_gym_packages(gym_packages)
+    run_config = read_run_config(run_dir)
+    env_id = run_env_id(run_config, run_dir)
+    policy = baselines.load_policy(run_dir, checkpoint)
+    kind = action_kind(env_id)
+    continuous = getattr(policy, "continuous", None)  # our policies say; a stand-in policy may not
+    policy_kind = CONTINUOUS if continuous else DISCRETE
+    if continuous is not None and kind != policy_kind:
+        raise CliError(f"run {run_dir}: its policy has {policy_kind} actions but env {env_id} is {kind}")
+    return run_config, env_id, policy
 
 
 def action_kind(env_id: str) -> str:
@@ -31,6 +102,29 @@ def action_kind(env_id: str) -> str:
         return env_checks.action_kind(env_id)
     except ValueError as error:
         raise CliError(str(error)) from error
+
+
+HEADLESS_VIDEO_DRIVERS = frozenset({"offscreen", "dummy"})
+# Set to 1 to open windows on a headless video driver anyway: tests that drive the window code use it.
+ALLOW_HEADLESS_WINDOW = "CARTPOLE_ALLOW_HEADLESS_WINDOW"
+
+
+def require_display(command: str) -> None:
+    """Refuse a window that nobody could see: without a display pygame falls back to an invisible driver."""
+    if os.environ.get(ALLOW_HEADLESS_WINDOW) == "1":
+        return
+    import pygame
+
+    try:
+        pygame.display.init()
+        driver = pygame.display.get_driver()
+    except pygame.error as error:
+        driver = f"none: {error}"
+    if driver in HEADLESS_VIDEO_DRIVERS or driver.startswith("none"):
+        raise CliError(
+            f"{command} needs a display, but pygame has none (video driver {driver}); "
+            "save a video instead with: cartpole-baselines render ... --out FILE.gif|FILE.mp4"
+        )
 
 
 def seed_arg(text: str) -> int:
@@ -42,3 +136,13 @@ def seed_arg(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
     return value
+
+
+def add_checkpoint_arg(parser: argparse.ArgumentParser) -> None:
+    """``--checkpoint best|last`` of ``evaluate`` and ``render`` (names as in ``baselines.algorithms``)."""
+    parser.add_argument(
+        "--checkpoint",
+        choices=("best", "last"),
+        default="best",
+        help="the run's best checkpoint (highest 100-episode confirmation) or its last one (default: best)",
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from baselines.algorithms import ALGORITHMS
 from baselines.cli_common import CliError
+from baselines.compare import FULL_SEEDS, QUICK_EXCLUDED
 
 DEVICES = ("cpu", "auto", "cuda")
 
@@ -19,24 +20,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compare",
         help="train every algorithm on every env over several seeds; write a results table and learning curves",
         description="Run the matrix algorithms x envs x seeds in parallel worker processes (one torch thread each) "
-        "and write results.csv, results.md, learning_curves.csv and learning_curves.png into --out. Re-running "
-        "into the same --out resumes: finished runs are skipped, failed ones redone.",
+        "and write results.csv, results.md (interquartile means over seeds with 95% bootstrap intervals, solve "
+        "rates with Wilson intervals), learning_curves.csv, learning_curves.png and statistics.png into --out. "
+        "Re-running into the same --out resumes: finished runs are skipped, failed and damaged ones redone. One "
+        "compare at a time per --out.",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="output directory (new, or to resume)")
     parser.add_argument(
         "--algos",
         nargs="+",
         choices=list(ALGORITHMS),
-        default=list(ALGORITHMS),
         metavar="ALGO",
-        help=f"algorithms (default: all: {' '.join(ALGORITHMS)}); pairs with an unsupported env are skipped",
+        help=f"algorithms (default: all: {' '.join(ALGORITHMS)}; with --quick all but the slow off-policy "
+        f"{' '.join(QUICK_EXCLUDED)}); pairs with an unsupported env are skipped",
     )
     parser.add_argument(
         "--envs", nargs="+", default=list(ENV_IDS), metavar="ID", help=f"env ids (default: {' '.join(ENV_IDS)})"
     )
-    parser.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 per pair (default: 5, or 2 with --quick)")
     parser.add_argument(
-        "--quick", action="store_true", help="small budgets and 2 seeds: every row and the plot in a few minutes"
+        "--seeds", type=int, metavar="N", help=f"seeds 0..N-1 per pair (default: {FULL_SEEDS}, or 2 with --quick)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small budgets, 2 seeds, and no {', '.join(QUICK_EXCLUDED)} (slow off-policy learners) unless "
+        "--algos names them: the table and the plots in a few minutes",
     )
     parser.add_argument(
         "--workers",
@@ -57,15 +65,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from baselines.compare import EVAL_EVERY, FULL_SEEDS, QUICK_SEEDS, RESULTS_MD, CompareError, compare
-    from baselines.plotting import CURVES_PNG, RESULTS_CSV, PlotError
+    from baselines.compare import EVAL_EVERY, QUICK_SEEDS, RESULTS_MD, CompareError, compare, default_algos
+    from baselines.plotting import CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, PlotError
     from baselines.runs import FINISHED
 
     seeds = args.seeds if args.seeds is not None else (QUICK_SEEDS if args.quick else FULL_SEEDS)
     try:
         rows = compare(
             args.out,
-            args.algos,
+            args.algos if args.algos is not None else default_algos(args.quick),
             args.envs,
             seeds,
             quick=args.quick,
@@ -77,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except (CompareError, PlotError) as error:
         raise CliError(str(error)) from error
+    except OSError as error:  # a full or read-only disk: files written before are untouched (atomic writes)
+        raise CliError(f"cannot write into {args.out}: {error}") from error
     print((args.out / RESULTS_MD).read_text(encoding="utf-8"))
-    print(f"wrote {args.out / RESULTS_CSV}, {args.out / RESULTS_MD} and {args.out / CURVES_PNG}")
+    print(
+        f"wrote {args.out / RESULTS_CSV}, {args.out / RESULTS_MD}, {args.out / CURVES_PNG} and "
+        f"{args.out / STATISTICS_PNG}"
+    )
     unfinished = sum(row["status"] != FINISHED for row in rows)
     if unfinished:
         print(f"{unfinished} of {len(rows)} runs did not finish (reasons above); re-run the command to retry them")

@@ -6,7 +6,7 @@ import argparse
 
 import gymnasium as gym
 
-from baselines.cli_common import CliError, resolve_env_id, seed_arg
+from baselines.cli_common import CliError, require_display, resolve_env_id, seed_arg
 from baselines.play import is_continuous, play_frames
 from continuous_cartpole.rendering import FrameWindow, WindowError
 
@@ -36,13 +36,14 @@ def run(args: argparse.Namespace) -> int:
     resolve_env_id(args.env)
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     env = gym.make(args.env, render_mode="rgb_array", **env_kwargs)
+    try:
+        _check_playable(args.env, env)
+    except CliError:
+        env.close()
+        raise
     window = FrameWindow(f"{args.env}: play", env.metadata.get("render_fps") or 50)
     returns: dict[int, float] = {}  # episode -> return, for the episodes that ended
     try:
-        try:
-            is_continuous(env.action_space)
-        except ValueError as error:
-            raise CliError(f"env {args.env}: {error}") from error
         for frame in play_frames(env, iter(window.events, None), seed=args.seed, ramp_seconds=args.ramp_seconds):
             window.show(frame.image)
             if frame.done:
@@ -55,3 +56,12 @@ def run(args: argparse.Namespace) -> int:
     if returns:
         print(f"{len(returns)} episode(s) played, returns: {', '.join(f'{value:g}' for value in returns.values())}")
     return 0
+
+
+def _check_playable(env_id: str, env: gym.Env) -> None:
+    """The arrows can drive the env, and there is a display to show it on."""
+    try:
+        is_continuous(env.action_space)
+    except ValueError as error:
+        raise CliError(f"env {env_id}: {error}") from error
+    require_display("play")

@@ -12,7 +12,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.error import DependencyNotInstalled
 
-from baselines.cli_common import CliError, resolve_env_id, seed_arg
+from baselines.cli_common import (
+    CliError,
+    add_checkpoint_arg,
+    add_gym_package_flag,
+    import_gym_packages,
+    load_run,
+    require_display,
+    resolve_env_id,
+    seed_arg,
+)
 from baselines.rollouts import (
     SCRIPTED_POLICIES,
     GridFrame,
@@ -44,7 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--human", action="store_true", help="show the rollout in a window; Esc or closing it stops")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write a .gif (pillow) or an .mp4 (the video extra)")
     parser.add_argument("--grid", metavar="RxC", help="tile R x C sub-envs of the vector env into one frame, e.g. 4x4")
+    add_checkpoint_arg(parser)
     parser.add_argument("--max-episode-steps", type=int, metavar="N", help="end episodes after N steps")
+    add_gym_package_flag(parser)
     parser.set_defaults(handler=run)
 
 
@@ -52,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
     grid = _check_arguments(args)
     policy, env_id = _policy_and_env_id(args)
     resolve_env_id(env_id)  # a clear error for an unknown id or module
+    if args.human:
+        require_display("render --human")
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
     env: Any
     if grid is None:
@@ -123,12 +136,10 @@ def _check_arguments(args: argparse.Namespace) -> tuple[int, int] | None:
 def _policy_and_env_id(args: argparse.Namespace) -> tuple[Any, str]:
     """The run's policy and env id (``RunError``/``CheckpointError`` naming the file), or the scripted policy's name."""
     if args.run_dir is None:
+        import_gym_packages(args.gym_package)
         return args.policy or "random", args.env
-    import baselines  # the attribute is looked up at call time: the policy loader imports torch only now
-    from baselines.runs import read_run_config
-
-    env_id = read_run_config(args.run_dir)["env_id"]
-    return baselines.load_policy(args.run_dir), env_id
+    _, env_id, policy = load_run(args.run_dir, args.gym_package, args.checkpoint)
+    return policy, env_id
 
 
 def _images(frames: Iterable[RolloutFrame | GridFrame], returns: list[float]) -> Iterator[np.ndarray]:

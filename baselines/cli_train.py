@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.algorithms import ALGORITHMS, COMMON_CONFIG_FIELDS, CONTINUOUS, Algorithm
-from baselines.cli_common import CliError, action_kind, resolve_env_id, seed_arg
+from baselines.cli_common import CliError, action_kind, env_package, resolve_env_id, seed_arg
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTION_PREFIX = "option__"  # namespace attribute prefix of the generated flags
@@ -189,8 +189,17 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from error
     _check_env_for(algorithm, env_id)
     try:
+        # The run keeps the registered id and, apart, the package to import: evaluate and render import it only
+        # when the user passes --gym-package again.
+        package = env_package(args.env)
         summary = train_run(
-            algorithm.name, config, args.out, overwrite=args.overwrite, env_id=args.env, device=str(device)
+            algorithm.name,
+            config,
+            args.out,
+            overwrite=args.overwrite,
+            env_id=env_id,
+            device=str(device),
+            extra_config=None if package is None else {"gym_package": package},
         )
     except KeyboardInterrupt:
         print(_interrupted(args.out))
@@ -256,5 +265,7 @@ def _describe(summary: dict[str, Any], out: Path) -> str:
         outcome = f"solved after {summary['solved_env_steps']} env steps ({summary['solved_wall_seconds']:.1f} s)"
     return (
         f"{summary['algo']} on {summary['env_id']} (seed {summary['seed']}, {summary['device']}): {outcome}; "
-        f"last eval return {summary['eval_return_mean']:.1f} ± {summary['eval_return_std']:.1f}; wrote {out}"
+        f"test of the {summary['test_checkpoint']} checkpoint on {summary['test_episodes']} held-out episodes: "
+        f"{summary['test_return_mean']:.1f} ± {summary['test_return_std']:.1f} (min {summary['test_return_min']:g}); "
+        f"wrote {out}"
     )

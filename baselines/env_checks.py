@@ -2,12 +2,15 @@
 
 An env that trips a checker may still train, but whatever it learns is not comparable (a float64 observation, a
 NumPy reward, a non-bool flag each change what the algorithms see), so any exception or warning stops the run with
-``EnvCheckError`` naming the checker and its first complaint.
+``EnvCheckError`` naming the checker and its first complaint. Gymnasium's own registered envs are the reference
+the checkers' advice is measured against (``CartPole-v1``'s infinite observation bounds, ``Pendulum-v1``'s
+[-2, 2] actions): for them a warning is printed and training goes on; only an exception stops it.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import warnings
 from collections.abc import Callable
 
@@ -29,8 +32,20 @@ def check_env_for_training(env_id: str) -> None:
 
     Render checks are skipped: training never renders, and a human window cannot open on a headless machine.
     """
-    _run_check(GYMNASIUM_CHECK, env_id, _gymnasium_check)
-    _run_check(SB3_CHECK, env_id, _sb3_check)
+    for name, check in ((GYMNASIUM_CHECK, _gymnasium_check), (SB3_CHECK, _sb3_check)):
+        complaints = _run_check(name, env_id, check)
+        if complaints and not is_gymnasium_env(env_id):
+            more = f" (and {len(complaints) - 1} more warning(s))" if len(complaints) > 1 else ""
+            raise EnvCheckError(f"{name} warned on {env_id}: {complaints[0]}{more}")
+        for complaint in complaints:
+            print(f"warning: {name} on Gymnasium's {env_id}, trained anyway: {complaint}", file=sys.stderr)
+
+
+def is_gymnasium_env(env_id: str) -> bool:
+    """Whether ``env_id`` is one of Gymnasium's own registered envs (by where its class lives)."""
+    entry_point = gym.spec(env_id).entry_point
+    module = entry_point.partition(":")[0] if isinstance(entry_point, str) else getattr(entry_point, "__module__", "")
+    return module.split(".")[0] == "gymnasium"
 
 
 def _gymnasium_check(env_id: str) -> None:
@@ -53,7 +68,8 @@ def _sb3_check(env_id: str) -> None:
         env.close()
 
 
-def _run_check(name: str, env_id: str, check: Callable[[str], None]) -> None:
+def _run_check(name: str, env_id: str, check: Callable[[str], None]) -> list[str]:
+    """The checker's warnings, as lines; an exception it raises becomes ``EnvCheckError``."""
     previous_level = gym.logger.min_level
     gym.logger.min_level = gym.logger.WARN  # a user's quieter logger must not hide a warning from the gate
     try:
@@ -65,10 +81,7 @@ def _run_check(name: str, env_id: str, check: Callable[[str], None]) -> None:
                 raise EnvCheckError(f"{name} failed on {env_id}: {type(error).__name__}: {_clean(error)}") from error
     finally:
         gym.logger.min_level = previous_level
-    if caught:
-        more = f" (and {len(caught) - 1} more warning(s))" if len(caught) > 1 else ""
-        first = caught[0]
-        raise EnvCheckError(f"{name} warned on {env_id}: {first.category.__name__}: {_clean(first.message)}{more}")
+    return [f"{warning.category.__name__}: {_clean(warning.message)}" for warning in caught]
 
 
 def _clean(message: object) -> str:

@@ -1,18 +1,21 @@
-"""``learning_curves.png`` from a comparison's CSV files alone (``results.csv`` and ``learning_curves.csv``).
+"""Two figures from a comparison's CSV files alone (``results.csv`` and ``learning_curves.csv``).
 
-One column per env; the top row plots evaluation return against env steps, the bottom row against wall-clock
-seconds. Per algorithm (one colour each, the same in every panel): the median over seeds and the inter-quartile
-band. Seeds are evaluated at slightly different steps, so each seed's curve is interpolated linearly onto a common
-log-spaced grid; a run that stopped (solved, or out of budget) keeps its last evaluation from there on, and a grid
-point before a seed's first evaluation counts for the seeds evaluated by then. The env's reward threshold is drawn
-as a dashed line.
+``learning_curves.png``: one column per env; the top row plots evaluation return against env steps, the bottom row
+against wall-clock seconds. Per algorithm (one colour each, the same in every panel and figure): the interquartile
+mean (IQM) over seeds and its 95 % bootstrap band (``baselines.stats``). Seeds are evaluated at slightly different
+steps, so each seed's curve is interpolated linearly onto a common log-spaced grid that starts where every seed has
+been evaluated; a run that stopped (solved, or out of budget) keeps its last evaluation from there on. The env's
+reward threshold is drawn as a dashed line.
+
+``statistics.png``: one column per env; per algorithm the IQM of the test return and of the env steps to solve
+(unsolved runs at their budget), each with its 95 % bootstrap interval, and the performance profile: the fraction
+of runs whose test return reaches each score.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +28,10 @@ if TYPE_CHECKING:
 RESULTS_CSV = "results.csv"
 CURVES_CSV = "learning_curves.csv"
 CURVES_PNG = "learning_curves.png"
+STATISTICS_PNG = "statistics.png"
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
 GRID_POINTS = 200
+PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
 
 
@@ -33,14 +39,37 @@ class PlotError(ValueError):
     """Missing or malformed CSV files; the message names the file."""
 
 
-def plot_directory(root: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Draw ``root/learning_curves.png`` (or ``out``) from ``root``'s CSV files; returns the image's path."""
+def plot_directory(root: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> tuple[Path, Path]:
+    """Draw ``root/learning_curves.png`` (or ``out``) and ``root/statistics.png`` (or ``out``'s stem with
+    ``_statistics``) from ``root``'s CSV files; returns both paths.
+
+    ``OSError`` (a full or read-only disk) propagates; the images are written atomically, old ones stay intact.
+    """
     root = Path(root)
-    results = _read_csv(root / RESULTS_CSV, ("algo", "env_id", "seed", "reward_threshold"))
-    curves = _read_csv(root / CURVES_CSV, ("algo", "env_id", "seed", "env_steps", "wall_seconds", "eval_return_mean"))
-    path = Path(out) if out is not None else root / CURVES_PNG
-    plot_learning_curves(results, curves, path)
-    return path
+    inputs = (root / RESULTS_CSV, root / CURVES_CSV)
+    curves_path = Path(out) if out is not None else root / CURVES_PNG
+    statistics_path = (
+        curves_path.with_name(f"{curves_path.stem}_statistics{curves_path.suffix}")
+        if out is not None
+        else root / STATISTICS_PNG
+    )
+    for path in (curves_path, statistics_path):
+        check_image_path(path, inputs)
+    results = _read_csv(inputs[0], ("algo", "env_id", "seed", "status", "reward_threshold"))
+    curves = _read_csv(inputs[1], ("algo", "env_id", "seed", "env_steps", "wall_seconds", "eval_return_mean"))
+    plot_learning_curves(results, curves, curves_path)
+    plot_statistics(results, statistics_path)
+    return curves_path, statistics_path
+
+
+def check_image_path(path: Path, inputs: Sequence[Path]) -> None:
+    """Refuse to write an image over anything but an image: a wrong suffix, a folder, or one of the plot's inputs."""
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise PlotError(f"output {path} is not an image path; give a name ending in {', '.join(IMAGE_SUFFIXES)}")
+    if path.is_dir():
+        raise PlotError(f"output {path} is a directory; give an image file name")
+    if any(path.resolve() == source.resolve() for source in inputs):
+        raise PlotError(f"output {path} is an input of the plot; give another file name")
 
 
 def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
@@ -50,7 +79,12 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
             missing = [column for column in required if column not in (reader.fieldnames or [])]
             if missing:
                 raise PlotError(f"{path} lacks the column(s) {', '.join(missing)}")
-            return list(reader)
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():  # DictReader's marks of a short or long row
+                    raise PlotError(f"{path} line {reader.line_num} is cut short or has extra fields")
+                rows.append(row)
+            return rows
     except FileNotFoundError:
         raise PlotError(f"{path} does not exist; run 'cartpole-baselines compare' into this directory first") from None
     except (OSError, UnicodeDecodeError, csv.Error) as error:
@@ -80,7 +114,7 @@ def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, s
             for algo in algos:
                 runs = series.get((algo, env_id), [])
                 if runs:
-                    _draw_median_band(ax, [(run[x_key], run["eval_return_mean"]) for run in runs], colours[algo], algo)
+                    _draw_iqm_band(ax, [(run[x_key], run["eval_return_mean"]) for run in runs], colours[algo], algo)
             if env_id in thresholds:
                 ax.axhline(thresholds[env_id], color="black", linestyle="--", linewidth=1, label="solved threshold")
             ax.set_xscale("log")
@@ -97,15 +131,105 @@ def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, s
     handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
     figure.legend(handles=handles, loc="outside right center", title="algorithm")
     figure.suptitle(
-        f"Learning curves: median and inter-quartile range over up to {seeds} seed(s) "
+        f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
         "(deterministic evaluation episodes)"
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _save(figure, out)
+
+
+def _save(figure: Any, out: Path) -> None:
+    """Write ``figure`` atomically in the format ``out``'s suffix names; the figure is closed either way."""
+    import matplotlib.pyplot as plt
+
     from baselines.atomic import atomic_path
 
-    with atomic_path(out) as temp:
-        figure.savefig(temp, dpi=110, format="png")
-    plt.close(figure)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as temp:
+            figure.savefig(temp, dpi=110, format=out.suffix.lower().lstrip("."))
+    finally:
+        plt.close(figure)
+
+
+def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
+    """Per env: IQM [95 % CI] of the test return and of the env steps to solve, and the performance profile."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from baselines.stats import performance_profile, summarise_runs
+
+    envs = list(dict.fromkeys(row["env_id"] for row in results))
+    algos = list(dict.fromkeys(row["algo"] for row in results))
+    if not envs:
+        raise PlotError("results.csv has no runs to plot")
+    colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
+    thresholds = _thresholds(results)
+    outcomes = _outcomes(results)
+    figure, axes = plt.subplots(3, len(envs), figsize=(6.5 * len(envs), 11), squeeze=False, constrained_layout=True)
+    for column, env_id in enumerate(envs):
+        present = [algo for algo in algos if outcomes.get((algo, env_id))]
+        summaries = {algo: summarise_runs(outcomes[(algo, env_id)]) for algo in present}
+        test_ax, steps_ax, profile_ax = (axes[row][column] for row in range(3))
+        for position, algo in enumerate(present):
+            summary = summaries[algo]
+            for ax, interval in ((test_ax, summary.test_return), (steps_ax, summary.env_steps_to_solve)):
+                if interval is not None:
+                    error = [[interval.value - interval.low], [interval.high - interval.value]]
+                    ax.errorbar(interval.value, position, xerr=error, fmt="o", color=colours[algo], capsize=4)
+            scores = [run.test_return for run in outcomes[(algo, env_id)] if run.test_return is not None]
+            if scores:
+                top = max(max(scores), thresholds.get(env_id, 0.0)) * 1.02
+                taus = np.linspace(0.0, max(top, 1.0), PROFILE_POINTS)
+                profile_ax.plot(taus, performance_profile(scores, taus), color=colours[algo], drawstyle="steps-post")
+        for ax, label in ((test_ax, "test return"), (steps_ax, "env steps to solve (unsolved: the budget)")):
+            ax.set_yticks(range(len(present)), present)
+            ax.set_ylim(-0.5, max(len(present), 1) - 0.5)
+            ax.invert_yaxis()
+            ax.set_xlabel(f"IQM and 95 % bootstrap CI of the {label}")
+            ax.grid(True, axis="x", alpha=0.3)
+        steps_ax.set_xscale("log")
+        if env_id in thresholds:
+            for ax in (test_ax, profile_ax):
+                ax.axvline(thresholds[env_id], color="black", linestyle="--", linewidth=1)
+        test_ax.set_title(env_id)
+        profile_ax.set_xlabel("test return tau")
+        profile_ax.set_ylabel("fraction of runs with test return >= tau")
+        profile_ax.set_ylim(-0.02, 1.02)
+        profile_ax.grid(True, alpha=0.3)
+    handles = [plt.Line2D([], [], color=colours[algo], linewidth=2, label=algo) for algo in algos]
+    handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
+    figure.legend(handles=handles, loc="outside right center", title="algorithm")
+    figure.suptitle("Over seeds: interquartile means with 95 % stratified bootstrap intervals, performance profiles")
+    _save(figure, out)
+
+
+def _outcomes(results: list[dict[str, str]]) -> dict[tuple[str, str], list[Any]]:
+    """Per (algo, env): the finished runs' numbers; a results.csv without test columns gives no test returns."""
+    from baselines.stats import RunOutcome
+
+    outcomes: dict[tuple[str, str], list[Any]] = {}
+    for row in results:
+        if row["status"] != "finished":
+            continue
+        steps = _optional(row, "env_steps")
+        budget = _optional(row, "total_steps")
+        outcomes.setdefault((row["algo"], row["env_id"]), []).append(
+            RunOutcome(
+                test_return=_optional(row, "test_return_mean"),
+                solved_env_steps=_optional(row, "solved_env_steps"),
+                solved_wall_seconds=_optional(row, "solved_wall_seconds"),
+                budget_env_steps=budget if budget is not None else (steps or 0.0),
+                wall_seconds=_optional(row, "wall_seconds") or 0.0,
+            )
+        )
+    return outcomes
+
+
+def _optional(row: dict[str, str], column: str) -> float | None:
+    text = row.get(column) or ""
+    return _number(text, RESULTS_CSV, column) if text else None
 
 
 def _thresholds(results: list[dict[str, str]]) -> dict[str, float]:
@@ -135,26 +259,25 @@ def _series(curves: list[dict[str, str]]) -> dict[tuple[str, str], list[dict[str
 def _number(text: str, file: str, column: str) -> float:
     try:
         value = float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         raise PlotError(f"{file}: column {column} holds {text!r}, not a number") from None
     if not np.isfinite(value):
         raise PlotError(f"{file}: column {column} holds {text!r}")
     return value
 
 
-def _draw_median_band(ax: Axes, runs: list[tuple[np.ndarray, np.ndarray]], colour: Any, label: str) -> None:
-    """Median line and 25-75 % band of the seeds' curves on a common log grid."""
-    first = min(float(x[0]) for x, _ in runs)
+def _draw_iqm_band(ax: Axes, runs: list[tuple[np.ndarray, np.ndarray]], colour: Any, label: str) -> None:
+    """IQM line and 95 % bootstrap band of the seeds' curves on a common log grid."""
+    from baselines.stats import bootstrap_iqm
+
+    first = max(max(float(x[0]) for x, _ in runs), 1e-3)  # every seed evaluated; log axis: 0 cannot be drawn
     last = max(float(x[-1]) for x, _ in runs)
-    first = max(first, 1e-3)  # log axis: a wall time of 0 cannot be drawn
     grid = np.array([first]) if last <= first else np.geomspace(first, last, GRID_POINTS)
     stacked = np.stack([_on_grid(np.maximum(x, 1e-3), y, grid) for x, y in runs])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns before any seed's first evaluation
-        low, median, high = np.nanpercentile(stacked, [25, 50, 75], axis=0)
-    ax.plot(grid, median, color=colour, linewidth=2, label=label)
+    middle, low, high = bootstrap_iqm(stacked)
+    ax.plot(grid, middle, color=colour, linewidth=2, label=label)
     # where the runs end (most stop when solved): also makes a run solved at its first evaluation visible
-    ax.plot(grid[-1], median[-1], color=colour, marker="o", markersize=5)
+    ax.plot(grid[-1], middle[-1], color=colour, marker="o", markersize=5)
     ax.fill_between(grid, low, high, color=colour, alpha=0.2, linewidth=0)
 
 

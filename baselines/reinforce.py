@@ -32,6 +32,8 @@ from torch import nn
 from baselines.devices import resolve_device
 from baselines.training import (
     COMMON_INTEGER_MINIMUMS,
+    EVAL_EPISODES,
+    EVAL_EVERY,
     TrainingDiverged,
     TrainingMonitor,
     TrainResult,
@@ -51,8 +53,8 @@ class ReinforceConfig:
     seed: int = 0
     device: str = "auto"
     total_steps: int = 1_000_000
-    eval_every: int = 5_000
-    eval_episodes: int = 20
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     stop_when_solved: bool = True
     progress: bool = False
     episodes_per_update: int = 16  # episodes played in parallel for one gradient step
@@ -62,6 +64,7 @@ class ReinforceConfig:
     entropy_coef: float = 0.0  # weight of the entropy bonus (0 = plain REINFORCE)
     init_log_std: float = -0.5  # continuous MLP policy: initial log standard deviation
     notebook_linear: bool = False  # continuous only: the notebook's linear net with a sigmoid standard deviation
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
@@ -178,6 +181,11 @@ def policy_from_checkpoint(
         raise ValueError(f"REINFORCE policy metadata 'hidden_size' must be a positive integer, got {hidden_size!r}")
     if not isinstance(metadata.get("continuous"), bool) or not isinstance(metadata.get("env_id"), str):
         raise ValueError("REINFORCE policy metadata needs 'continuous' (bool) and 'env_id' (str)")
+    first_layer = tensors.get("net.0.weight")
+    # Before building: the network's size must be the one the file holds, not what the metadata claims.
+    if metadata["policy"] == "mlp" and (first_layer is None or first_layer.shape[:1] != (hidden_size,)):
+        shape = None if first_layer is None else tuple(first_layer.shape)
+        raise ValueError(f"REINFORCE metadata hidden_size {hidden_size} does not match tensor net.0.weight {shape}")
     policy = ReinforcePolicy(
         metadata["env_id"], metadata["continuous"], hidden_size, metadata["policy"] == "notebook_linear"
     )

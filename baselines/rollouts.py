@@ -1,5 +1,5 @@
 """Rollouts to watch: frames of a policy playing the env, each with an overlay (episode, step, return so far, action
-and force), from one env or tiled from R x C sub-envs of a vector env.
+and force, and on an episode's last frame why it ended), from one env or tiled from R x C sub-envs of a vector env.
 
 A policy is anything with SB3's ``predict(obs, deterministic=True)`` (ours, SB3's) or a ``ScriptedPolicy``. The
 frames are generated lazily, one per step, so a caller can show them in a window and stream them to a video.
@@ -7,6 +7,7 @@ frames are generated lazily, one per step, so a caller can show them in a window
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,6 +23,7 @@ from continuous_cartpole.rendering import FrameWindow, overlay_text
 SCRIPTED_POLICIES = ("random", "zero")
 MAX_GRID_TILES = 64  # 8 x 8 tiles of 600 x 400 are already a 4800 x 3200 video
 _TILE_EDGE = (170, 170, 170)  # a grey line around each tile of a grid
+_FINISHED_FADE = 0.55  # a finished tile is blended this far towards white, so it cannot pass for a running one
 
 
 class ScriptedPolicy:
@@ -80,7 +82,7 @@ def rollout_frames(policy: Policy, env: gym.Env, episodes: int = 1, seed: int | 
         raise ValueError(f'rollout frames need an env made with render_mode="rgb_array", got {env.render_mode!r}')
     for episode in range(1, episodes + 1):
         obs, _ = env.reset(seed=seed if episode == 1 else None)
-        step, episode_return, action, done = 0, 0.0, None, False
+        step, episode_return, action, done, terminated = 0, 0.0, None, False, False
         while True:
             force = applied_force(env.unwrapped)
             lines = [
@@ -88,6 +90,8 @@ def rollout_frames(policy: Policy, env: gym.Env, episodes: int = 1, seed: int | 
                 f"return {episode_return:.1f}",
                 describe_action(action, None if force is None or action is None else float(force)),
             ]
+            if done:
+                lines.append(f"ended: {end_reason(env.unwrapped, bool(terminated))}")
             yield RolloutFrame(overlay_text(_frame(env.render()), lines), episode, step, episode_return, done)
             if done:
                 break
@@ -120,6 +124,7 @@ def grid_frames(
     step = np.zeros(count, dtype=np.int64)
     returns = np.zeros(count, dtype=np.float64)
     done = np.zeros(count, dtype=bool)
+    terminated = np.zeros(count, dtype=bool)
     finished = np.zeros(count, dtype=bool)  # played all its episodes: its tile holds still
     acted = np.zeros(count, dtype=bool)  # took an action in this episode (the start frame shows none)
     actions: np.ndarray | None = None
@@ -137,10 +142,14 @@ def grid_frames(
                 f"return {returns[i]:.1f}",
                 describe_action(action, force),
             ]
-            tiles[i] = _with_edge(overlay_text(_frame(frames[i]), lines))
             if done[i]:
+                lines.append(f"ended: {end_reason(envs.unwrapped, bool(terminated[i]), i)}")
                 ended.append(float(returns[i]))
                 finished[i] = episode[i] == episodes
+                if finished[i]:
+                    lines.append("FINISHED")
+            tile = overlay_text(_frame(frames[i]), lines)
+            tiles[i] = _with_edge(_faded(tile) if finished[i] else tile)
         yield GridFrame(_tile([tiles[i] for i in range(count)], rows, cols), tuple(ended))
         if finished.all():
             return
@@ -208,6 +217,29 @@ def _frame(frame: Any) -> np.ndarray:
     if frame is None:
         raise ValueError("the env rendered no frame; make it with render_mode='rgb_array'")
     return np.asarray(frame)
+
+
+def end_reason(unwrapped: Any, terminated: bool, index: int | None = None) -> str:
+    """Why an episode ended, from the terminal state of ``unwrapped`` (sub-env ``index`` of a vector env): the pole
+    past the env's own threshold, the cart off the track, or the time limit. Plain "terminated" for envs that do not
+    expose CartPole's ``state`` and ``params``."""
+    if not terminated:
+        return "time limit"
+    params = getattr(unwrapped, "params", None)
+    state = getattr(unwrapped, "state", None)
+    if params is None or state is None:
+        return "terminated"
+    state = np.asarray(state)
+    x, theta = (state[0], state[2]) if index is None else (state[0, index], state[2, index])
+    if abs(theta) > params.theta_threshold_radians:
+        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
+    if abs(x) > params.x_threshold:
+        return f"cart left the track (|x| > {params.x_threshold:g})"
+    return "terminated"
+
+
+def _faded(tile: np.ndarray) -> np.ndarray:
+    return (tile * (1 - _FINISHED_FADE) + 255 * _FINISHED_FADE).astype(np.uint8)
 
 
 def applied_force(unwrapped: Any) -> Any:

@@ -2,8 +2,12 @@
 
 ``DIR/config.json``   what was run (algorithm, env id as given, the config dataclass), written before training;
 ``DIR/metrics.csv``   one row per evaluation, rewritten after every evaluation;
-``DIR/<checkpoint>``  the policy, saved after every evaluation (so Ctrl-C keeps the latest one);
-``DIR/summary.json``  the outcome, written at the end, also when training is interrupted or fails.
+``DIR/policy.safetensors``       the "last" checkpoint, saved after every evaluation (so Ctrl-C keeps the latest);
+``DIR/best_policy.safetensors``  the "best" checkpoint: highest 100-episode confirmation mean (the latest policy
+                                 until a confirmation has run); what ``evaluate``, ``render`` and ``load_policy``
+                                 use by default, and what the final test measures;
+``DIR/summary.json``  the outcome, written at the end, also when training is interrupted or fails; ``test_*`` is
+                      the held-out test of the run's ``test_checkpoint``, its final return.
 
 Every file is written atomically (``baselines.atomic``). ``train_run`` is the Python entry point the CLI (and
 ``compare``'s workers) use.
@@ -21,16 +25,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from baselines.algorithms import get_algorithm
+from baselines.algorithms import BEST, CHECKPOINT_FILES, LAST, get_algorithm
 from baselines.atomic import atomic_write_text
-from baselines.checkpoint import CHECKPOINT_FILE
-from baselines.training import EvalRecord, TrainingMonitor
+from baselines.training import EvalRecord, TrainingMonitor, TrainResult
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 METRICS_COLUMNS = ("env_steps", "wall_seconds", "eval_return_mean", "eval_return_std")
 RUN_FORMAT = "continuous-cartpole-run/1"
+# The held-out test in summary.json (``compare`` reads these names); ``None`` unless the run finished.
+TEST_KEYS = ("test_return_mean", "test_return_std", "test_return_min", "test_episodes", "test_checkpoint")
 
 FINISHED, INTERRUPTED, FAILED = "finished", "interrupted", "failed"
 
@@ -88,7 +93,29 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise RunError(f"run config {path} is unreadable: {error}") from error
     if not isinstance(config, dict) or not all(key in config for key in ("algo", "env_id", "config")):
         raise RunError(f"run config {path} lacks the keys algo, env_id and config")
+    problem = _run_config_problem(config)
+    if problem:
+        raise RunError(f"run config {path}: {problem}; it was not written by 'train' or was edited")
     return config
+
+
+MAX_SEED = 2**63 - 1
+
+
+def _run_config_problem(config: dict[str, Any]) -> str | None:
+    """What is wrong with the types of a config.json's fields, or None."""
+    for key in ("algo", "env_id"):
+        if not isinstance(config[key], str) or not config[key]:
+            return f"{key} must be a non-empty string, got {config[key]!r}"
+    package = config.get("gym_package")
+    if package is not None and not (isinstance(package, str) and all(p.isidentifier() for p in package.split("."))):
+        return f"gym_package must be a module name, got {package!r}"
+    if not isinstance(config["config"], dict):
+        return f"config must be a JSON object, got {type(config['config']).__name__}"
+    seed = config["config"].get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return f"config.seed must be an integer in 0..{MAX_SEED}, got {seed!r}"
+    return None
 
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -113,7 +140,7 @@ def format_metrics(records: Iterable[EvalRecord]) -> str:
 class RunWriter:
     """Writes one run's files; ``on_evaluation`` plugs into ``TrainingMonitor(on_evaluation=...)``."""
 
-    def __init__(self, path: Path, save_policy: Callable[[Any, Path], Path]) -> None:
+    def __init__(self, path: Path, save_policy: Callable[[Any, Path, str], Path]) -> None:
         self.path = path
         self._save_policy = save_policy
         self.records: list[EvalRecord] = []
@@ -122,9 +149,11 @@ class RunWriter:
     def write_config(self, config: dict[str, Any]) -> None:
         write_json(self.path / CONFIG_FILE, config)
 
-    def on_evaluation(self, record: EvalRecord, policy: Any) -> None:
-        # Checkpoint first: the last metrics row then never describes a policy that was not saved.
-        self.checkpoint = self._save_policy(policy, self.path)
+    def on_evaluation(self, record: EvalRecord, policy: Any, is_best: bool) -> None:
+        # Checkpoints first: the last metrics row then never describes a policy that was not saved.
+        self.checkpoint = self._save_policy(policy, self.path, LAST)
+        if is_best:
+            self._save_policy(policy, self.path, BEST)
         self.records.append(record)
         atomic_write_text(self.path / METRICS_FILE, format_metrics(self.records))
 
@@ -160,7 +189,7 @@ def train_run(
         monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
     except ValueError as error:
         raise RunError(f"invalid evaluation settings: {error}") from error
-    prepare_run_dir(out, overwrite, [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINT_FILE])
+    prepare_run_dir(out, overwrite, [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, *CHECKPOINT_FILES.values()])
     env_id = env_id or config.env_id
     writer.write_config(
         {
@@ -182,7 +211,7 @@ def train_run(
     except Exception as error:
         writer.write_summary(_summary(base, monitor, writer, FAILED, error=f"{type(error).__name__}: {error}"))
         raise
-    summary = _summary(base, monitor, writer, FINISHED, wall_seconds=result.wall_seconds)
+    summary = {**_summary(base, monitor, writer, FINISHED, wall_seconds=result.wall_seconds), **_test(result)}
     writer.write_summary(summary)
     return summary
 
@@ -212,4 +241,18 @@ def _summary(
         "evaluations": len(writer.records),
         "checkpoint": None if writer.checkpoint is None else writer.checkpoint.name,
         "checkpoint_env_steps": None if last is None else last.env_steps,
+        "best_env_steps": None if monitor.best is None else monitor.best.env_steps,
+        "confirmations": [_confirmation(record) for record in monitor.confirmations],
+        # No test after an interruption or a failure: only a finished run's summary has one.
+        **dict.fromkeys(TEST_KEYS),
     }
+
+
+def _confirmation(record: EvalRecord) -> dict[str, Any]:
+    stats = record.confirmation
+    assert stats is not None
+    return {"env_steps": record.env_steps, "return_mean": stats.mean, "return_std": stats.std, "return_min": stats.min}
+
+
+def _test(result: TrainResult) -> dict[str, Any]:
+    return {key: getattr(result, key) for key in TEST_KEYS}

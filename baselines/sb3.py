@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import json
 import math
 from dataclasses import dataclass, field
@@ -30,15 +31,24 @@ from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
 from baselines import sb3_hyperparams as table
+from baselines.algorithms import CONTINUOUS
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.runs import RunError
-from baselines.training import COMMON_INTEGER_MINIMUMS, TrainingMonitor, TrainResult, check_integer_fields
+from baselines.training import (
+    COMMON_INTEGER_MINIMUMS,
+    EVAL_EPISODES,
+    EVAL_EVERY,
+    TrainingMonitor,
+    TrainResult,
+    check_integer_fields,
+)
 from continuous_cartpole import registered_id
 
 ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
@@ -78,8 +88,8 @@ class SB3Config:
     seed: int = 0
     device: str = "auto"
     total_steps: int = 100_000
-    eval_every: int = 2_000
-    eval_episodes: int = 20
+    eval_every: int = EVAL_EVERY
+    eval_episodes: int = EVAL_EPISODES
     stop_when_solved: bool = True
     progress: bool = False
     hyperparams: str = field(
@@ -105,6 +115,7 @@ class SB3Config:
             )
         resolved = table.resolve(self.ALGO, kind, overrides)
         # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
+        check_zoo_values(resolved, kind)
         decode_policy_kwargs(resolved.get("policy_kwargs", {}))
         for value in resolved.values():
             _schedule(value)
@@ -178,6 +189,28 @@ def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
     return overrides
 
 
+NOISE_TYPES = ("normal", "ornstein-uhlenbeck")
+
+
+def check_zoo_values(hyperparams: dict[str, Any], kind: str) -> None:
+    """``ValueError`` for values SB3 would take and fail on later (a traceback deep in torch, or minutes of work)."""
+    n_envs = hyperparams.get("n_envs", 1)
+    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
+        raise ValueError(f"hyperparams: n_envs must be a positive integer, got {n_envs!r}")
+    noise_type = hyperparams.get("noise_type")
+    if noise_type is not None and noise_type not in NOISE_TYPES:
+        raise ValueError(f"hyperparams: noise_type must be one of {', '.join(NOISE_TYPES)} or null, got {noise_type!r}")
+    if noise_type is not None and kind != CONTINUOUS:
+        raise ValueError("hyperparams: noise_type needs a continuous action space; drop it for a discrete env")
+    noise_std = hyperparams.get("noise_std", 0.1)
+    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not noise_std > 0:
+        raise ValueError(f"hyperparams: noise_std must be a positive number, got {noise_std!r}")
+    policy_kwargs = hyperparams.get("policy_kwargs", {})
+    if not isinstance(policy_kwargs, dict):
+        raise ValueError(f"hyperparams: policy_kwargs must be a JSON object, got {policy_kwargs!r}")
+    _net_arch_chains(policy_kwargs.get("net_arch"))
+
+
 # ---- building the model ----
 
 
@@ -225,9 +258,12 @@ def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, dev
     if noise is not None:
         values["action_noise"] = noise
     try:
-        return ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
+        model = ALGORITHM_CLASSES[algo](policy, env, seed=seed, device=device, verbose=0, **values)
     except (ValueError, TypeError, AssertionError) as error:  # SB3 checks its arguments with asserts too
         raise RunError(f"{algo}: Stable-Baselines3 refused the hyperparameters {hyperparams}: {error}") from error
+    # SB3's default logger creates an empty SB3-<time> folder in the temp dir; a run writes nothing outside --out
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 # ---- the policy: predict, tensors, metadata, and back ----
@@ -285,10 +321,54 @@ def policy_from_checkpoint(tensors: dict[str, torch.Tensor], metadata: dict[str,
         kwargs["use_sde"] = bool(metadata["use_sde"])
     observation_space = decode_space(json.loads(metadata["observation_space"]))
     action_space = decode_space(json.loads(metadata["action_space"]))
+    check_sizes_against_tensors(kwargs, observation_space, action_space, tensors)
     policy = aliases[metadata["policy"]](observation_space, action_space, **kwargs)
     policy.load_state_dict(tensors, strict=True)
     policy.set_training_mode(False)
     return SB3Policy(policy, metadata)
+
+
+MAX_CRITICS = 10
+SB3_DEFAULT_WIDTHS = (64, 256, 300, 400)  # the hidden widths SB3 builds when net_arch is not given
+
+
+def check_sizes_against_tensors(
+    policy_kwargs: dict[str, Any], observation_space: gym.Space, action_space: gym.Space, tensors: dict[str, Any]
+) -> None:
+    """Every layer the metadata asks for must be a weight the file holds, checked before any network is built.
+
+    So the network costs what the checkpoint weighs: a ``net_arch`` of [10000] * 3 over 64-unit tensors is refused
+    here instead of allocating and initialising gigabytes.
+    """
+    shapes = {tuple(tensor.shape) for tensor in tensors.values() if tensor.ndim == 2}  # (out, in) of Linear layers
+    features = int(np.prod(observation_space.shape))
+    action_size = int(action_space.n) if isinstance(action_space, spaces.Discrete) else int(np.prod(action_space.shape))
+    chains = _net_arch_chains(policy_kwargs.get("net_arch"))
+    for chain in chains:
+        if not any((chain[0], inputs) in shapes for inputs in (features, features + action_size)):
+            raise ValueError(f"net_arch {chain}: no weight of shape ({chain[0]}, {features}) in the checkpoint")
+        for inputs, outputs in itertools.pairwise(chain):
+            if (outputs, inputs) not in shapes:
+                raise ValueError(f"net_arch {chain}: no weight of shape ({outputs}, {inputs}) in the checkpoint")
+    heads = {chain[-1] for chain in chains} | {features, *SB3_DEFAULT_WIDTHS}
+    if not any((action_size, inputs) in shapes for inputs in heads):
+        raise ValueError(f"action space {action_space} does not match any output layer in the checkpoint")
+    critics = policy_kwargs.get("n_critics", 1)
+    if isinstance(critics, bool) or not isinstance(critics, int) or not 1 <= critics <= MAX_CRITICS:
+        raise ValueError(f"policy_kwargs.n_critics must be an integer in 1..{MAX_CRITICS}, got {critics!r}")
+
+
+def _net_arch_chains(net_arch: Any) -> list[list[int]]:
+    """The hidden-layer widths of each network SB3 builds from ``net_arch`` (a list, or a dict of lists)."""
+    if net_arch is None:
+        return []
+    lists = list(net_arch.values()) if isinstance(net_arch, dict) else [net_arch]
+    for widths in lists:
+        if not isinstance(widths, list) or not all(
+            isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in widths
+        ):
+            raise ValueError(f"net_arch must be a list of positive integers or a dict of such lists, got {net_arch!r}")
+    return [widths for widths in lists if widths]
 
 
 def encode_space(space: gym.Space) -> dict[str, Any]:

@@ -57,6 +57,8 @@ def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps:
             return write(temporary, _checked_frames(frames), float(fps))
     except OSError as error:  # e.g. the disk filled up, or the folder's permissions changed meanwhile
         raise VideoError(f"cannot write video {path}: {error.strerror or error}") from error
+    except VideoError as error:
+        raise VideoError(f"cannot write video {path}: {error}") from error
 
 
 def _checked_frames(frames: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
@@ -166,7 +168,21 @@ def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> int:
         _close_quietly(writer)  # the error that stopped us matters, not ffmpeg's complaint about it
         raise
     writer.close()
+    _check_mp4(path, count)
     return count
+
+
+def _check_mp4(path: Path, expected_frames: int) -> None:
+    """Read the video back: imageio never checks ffmpeg's exit status, so a full disk would go unnoticed."""
+    import imageio_ffmpeg
+
+    try:
+        frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (RuntimeError, OSError) as error:
+        last_line = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise VideoError(f"ffmpeg did not write a playable video ({last_line})") from error
+    if frames != expected_frames:
+        raise VideoError(f"ffmpeg wrote {frames} of the {expected_frames} frames")
 
 
 def _close_quietly(writer: Any) -> None:

@@ -3,11 +3,12 @@
     python benchmarks/bench_solve.py [--seeds 5] [--envs ContinuousCartPole-v0 DiscreteCartPole-v0]
 
 Every algorithm trains in this process, one after the other, on one torch thread, within its default budget and
-with the same evaluation protocol ("solved" = mean of 20 deterministic episodes on a separately seeded env >= 475,
-evaluated every ``--eval-every`` env steps; wall time from the start of training, evaluation included). One short
-warm-up run per algorithm first, so that one-off imports (torch's optimizer machinery, SB3) are not charged to the
-first seed.
-Prints env steps and seconds to solve (median [min-max] over seeds) and the ratio of median wall seconds to PPO's.
+with the same protocol (``baselines.training``): a curve evaluation every ``--eval-every`` env steps; "solved" at
+the first 100-episode confirmation whose mean reaches 475; wall time from the start of training, evaluations and
+confirmations included; each run ends with a 100-episode test on held-out start states. One short warm-up run per
+algorithm first, so that one-off imports (torch's optimizer machinery, SB3) are not charged to the first seed.
+Prints env steps and seconds to solve (median [min-max] over seeds), the ratio of median wall seconds to PPO's,
+the test mean (median [min-max] over seeds) and the lowest test episode of all seeds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 import continuous_cartpole
 from baselines.algorithms import get_algorithm
+from baselines.training import EVAL_EVERY
 
 ALGOS = ("ars", "reinforce", "ppo")
 
@@ -47,7 +49,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--envs", nargs="+", default=list(continuous_cartpole.ENV_IDS))
     parser.add_argument("--algos", nargs="+", default=list(ALGOS))
-    parser.add_argument("--eval-every", type=int, default=2_000)
+    parser.add_argument("--eval-every", type=int, default=EVAL_EVERY)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(
@@ -57,20 +59,22 @@ def main() -> None:
     for algo in args.algos:
         train_once(algo, args.envs[0], 10_000, 2_000, total_steps=2_000)  # warm-up, not reported
 
-    print("| algo | env | solved | env steps to solve | wall s to solve | wall / PPO (median) |")
-    print("|---|---|---|---|---|---|")
+    print("| algo | env | solved | env steps to solve | wall s to solve | wall / PPO (median) | test mean | test min |")
+    print("|---|---|---|---|---|---|---|---|")
     for env_id in args.envs:
-        rows: dict[str, tuple[list[int], list[float]]] = {}
+        rows: dict[str, tuple[list[int], list[float], list[float], float]] = {}
         for algo in args.algos:
-            steps, seconds = [], []
+            steps, seconds, tests, lowest = [], [], [], float("inf")
             for seed in range(args.seeds):
                 result = train_once(algo, env_id, seed, args.eval_every)
                 if result.solved_env_steps is not None:
                     steps.append(result.solved_env_steps)
                     seconds.append(result.solved_wall_seconds)
-            rows[algo] = (steps, seconds)
-        ppo_seconds = rows.get("ppo", ([], []))[1]
-        for algo, (steps, seconds) in rows.items():
+                tests.append(result.test_return_mean)
+                lowest = min(lowest, result.test_return_min)
+            rows[algo] = (steps, seconds, tests, lowest)
+        ppo_seconds = rows.get("ppo", ([], [], [], 0.0))[1]
+        for algo, (steps, seconds, tests, lowest) in rows.items():
             ratio = (
                 f"{statistics.median(seconds) / statistics.median(ppo_seconds):.2f}"
                 if seconds and ppo_seconds and len(ppo_seconds) == args.seeds
@@ -78,7 +82,7 @@ def main() -> None:
             )
             print(
                 f"| {algo} | {env_id} | {len(steps)}/{args.seeds} | {spread(steps, ',.0f')} "
-                f"| {spread(seconds, '.2f')} | {ratio} |",
+                f"| {spread(seconds, '.2f')} | {ratio} | {spread(tests, '.1f')} | {lowest:g} |",
                 flush=True,
             )
 

@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 
 from continuous_cartpole.actions import continuous_force_fraction, discrete_force_sign
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.physics import CartPoleParams, has_failed, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 
@@ -69,7 +69,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     ``continuous`` (bool), ``render_mode`` (``None``, ``"human"`` or ``"rgb_array"``) and the physics:
     ``gravity=9.8, masscart=1.0, masspole=0.1, length=0.5`` (half the pole), ``force_mag=10.0, tau=0.02,
     theta_threshold_radians=20 degrees, x_threshold=2.4, kinematics_integrator="euler"`` (or
-    ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a bad value raises ``ValueError``.
+    ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a value outside its range (see
+    ``CartPoleParams``) or an unknown keyword raises a ``ValueError`` naming it.
     With ``theta_threshold_radians=12 degrees`` and ``failure_reward=1.0``, ``DiscreteCartPole-v0`` reproduces
     Gymnasium's ``CartPole-v1`` step for step.
 
@@ -93,10 +94,10 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": RENDER_FPS}
 
     def __init__(self, continuous: bool = True, render_mode: str | None = None, **physics: Any) -> None:
-        self.params = CartPoleParams(**physics)
+        self.params = CartPoleParams.from_keywords(physics)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.render_mode = render_mode
         self.action_space = action_space(self.continuous)
         self.observation_space = observation_space(self.params)
@@ -104,6 +105,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow
         self._failed = False
+        self._nonfinite = False
         self._warned_after_failure = False
         self._renderer: CartPoleRenderer | None = None
 
@@ -111,10 +113,15 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         fraction = continuous_force_fraction(action) if self.continuous else discrete_force_sign(action)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if self._nonfinite:  # math.cos(inf) would raise a bare "math domain error"
+            raise ValueError("the cart-pole state is NaN or infinite, so it cannot be stepped; call reset()")
         params = self.params
         self.state = state = step_state(params, self.state, fraction * params.force_mag, math)
         self.force_fraction = fraction
-        terminated = bool(has_failed(params, state[0], state[2]))
+        terminated = has_failed(params, state[0], state[2], state[1], state[3])  # a bool for Python floats
+        if terminated and is_nonfinite(state[0], state[2], state[1], state[3]):
+            self._nonfinite = True
+            gym.logger.warn("The cart-pole state became NaN or infinite; the episode terminates.")
         if not terminated:
             reward = 1.0
         elif not self._failed:
@@ -130,11 +137,13 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         return np.array(state, dtype=np.float32), reward, terminated, False, {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        seed = validate_seed(seed)
+        low, high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
         super().reset(seed=seed)
-        low, high = reset_bounds(options, self.params)
         self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
         self.force_fraction = 0.0
         self._failed = False
+        self._nonfinite = False
         self._warned_after_failure = False
         if self.render_mode == "human":
             self.render()

@@ -10,13 +10,29 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")  # a float, an ndarray or a tensor: whatever the caller's array library uses
 
 INTEGRATORS = ("euler", "semi-implicit euler")
+
+# Inclusive ranges of the numeric parameters. Within them the observation bounds are finite and one step from any
+# state inside them stays far below float32's largest value (about 3e38): the worst case, a light short cart-pole
+# spinning at the angular-speed bound with tau = 1e-4, gives accelerations near 1e28.
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {
+    "gravity": (-1e3, 1e3),
+    "masscart": (1e-3, 1e3),
+    "masspole": (1e-3, 1e3),
+    "length": (1e-2, 1e2),
+    "force_mag": (1e-3, 1e4),
+    "tau": (1e-4, 1.0),
+    "theta_threshold_radians": (1e-9, math.pi),
+    "x_threshold": (1e-9, 1e3),
+    "failure_reward": (-1e6, 1e6),
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,11 @@ class CartPoleParams:
 
     Defaults are Gymnasium's CartPole except the failure angle (20 degrees, not 12) and the reward paid on the
     failing step (0.0, not 1.0). ``CartPoleParams.gymnasium()`` gives Gymnasium's values.
+
+    Every number must lie in its ``PARAMETER_RANGES`` interval: gravity [-1e3, 1e3] m/s^2, masscart and masspole
+    [1e-3, 1e3] kg, length [1e-2, 1e2] m, force_mag [1e-3, 1e4] N, tau [1e-4, 1] s, theta_threshold_radians
+    [1e-9, pi], x_threshold [1e-9, 1e3] m, failure_reward [-1e6, 1e6]. Then the observation bounds are finite and
+    one step from any state inside them cannot overflow, even in float32.
     """
 
     gravity: float = 9.8
@@ -44,27 +65,38 @@ class CartPoleParams:
                 continue
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ValueError(f"CartPole parameter {name} must be a real number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"CartPole parameter {name} must be finite, got {value!r}")
-            if name not in ("gravity", "failure_reward") and value <= 0:
-                raise ValueError(f"CartPole parameter {name} must be > 0, got {value!r}")
+            low, high = PARAMETER_RANGES[name]
+            if not low <= value <= high:  # NaN fails this too
+                raise ValueError(f"CartPole parameter {name} must lie in [{low:g}, {high:g}], got {value!r}")
             object.__setattr__(self, name, float(value))
         if self.kinematics_integrator not in INTEGRATORS:
             raise ValueError(
                 f"CartPole parameter kinematics_integrator must be one of {INTEGRATORS}, "
                 f"got {self.kinematics_integrator!r}"
             )
+        # Fill the derived caches now, so later reads are plain attributes: torch.compile cannot trace the lock
+        # inside cached_property's first computation.
+        _ = self.total_mass, self.polemass_length
+
+    @classmethod
+    def from_keywords(cls, physics: dict[str, Any]) -> CartPoleParams:
+        """The parameters from an env's keyword arguments, naming any unknown keyword and the valid ones."""
+        valid = [field.name for field in fields(cls)]
+        for name in physics:
+            if name not in valid:
+                raise ValueError(f"unknown CartPole parameter {name!r}; valid: {', '.join(valid)}")
+        return cls(**physics)
 
     @classmethod
     def gymnasium(cls, **overrides: Any) -> CartPoleParams:
         """Gymnasium's CartPole-v1 values: 12 degree failure angle and reward 1.0 on the failing step."""
         return cls(**{"theta_threshold_radians": 12 * 2 * math.pi / 360, "failure_reward": 1.0, **overrides})
 
-    @property
+    @cached_property  # read several times a step: computed once (a frozen dataclass still takes the cache)
     def total_mass(self) -> float:
         return self.masspole + self.masscart
 
-    @property
+    @cached_property
     def polemass_length(self) -> float:
         return self.masspole * self.length
 
@@ -88,10 +120,18 @@ class CartPoleParams:
         )
 
 
-def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: ModuleType) -> tuple[T, T, T, T]:
+def step_state(
+    params: CartPoleParams,
+    state: tuple[T, T, T, T],
+    force: T,
+    xp: ModuleType,
+    out: tuple[T, T, T, T] | None = None,
+) -> tuple[T, T, T, T]:
     """One integration step of ``(x, x_dot, theta, theta_dot)`` under a horizontal ``force`` on the cart.
 
     ``xp`` is the module providing ``cos`` and ``sin`` for the arrays given: ``math``, ``numpy`` or ``torch``.
+    ``out`` (arrays or tensors only) receives the new state through ``xp.add(..., out=)``; it may be ``state``
+    itself, updated in place without copies: every old value is read before the variable it belongs to is written.
     See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
     """
     x, x_dot, theta, theta_dot = state
@@ -102,18 +142,44 @@ def step_state(params: CartPoleParams, state: tuple[T, T, T, T], force: T, xp: M
         params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / params.total_mass)
     )
     xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
+
+    tau = params.tau
+    if out is None:  # new values: Python floats, or fresh arrays and tensors
+        if params.kinematics_integrator == "euler":
+            return x + tau * x_dot, x_dot + tau * xacc, theta + tau * theta_dot, theta_dot + tau * thetaacc
+        x_dot = x_dot + tau * xacc
+        theta_dot = theta_dot + tau * thetaacc
+        return x + tau * x_dot, x_dot, theta + tau * theta_dot, theta_dot
+    # the same sums, written into out: each old value is read before its own variable is overwritten
+    new_x, new_x_dot, new_theta, new_theta_dot = out
     if params.kinematics_integrator == "euler":
-        return (
-            x + params.tau * x_dot,
-            x_dot + params.tau * xacc,
-            theta + params.tau * theta_dot,
-            theta_dot + params.tau * thetaacc,
-        )
-    x_dot = x_dot + params.tau * xacc
-    theta_dot = theta_dot + params.tau * thetaacc
-    return x + params.tau * x_dot, x_dot, theta + params.tau * theta_dot, theta_dot
+        xp.add(x, tau * x_dot, out=new_x)
+        xp.add(theta, tau * theta_dot, out=new_theta)
+    xp.add(x_dot, tau * xacc, out=new_x_dot)
+    xp.add(theta_dot, tau * thetaacc, out=new_theta_dot)
+    if params.kinematics_integrator != "euler":
+        xp.add(x, tau * new_x_dot, out=new_x)
+        xp.add(theta, tau * new_theta_dot, out=new_theta)
+    return out
 
 
-def has_failed(params: CartPoleParams, x: T, theta: T) -> T:
-    """True where the cart left the track or the pole fell past the threshold (bool, or a bool array)."""
+def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
+    """True where the cart left the track, the pole fell past the threshold or the state is not finite.
+
+    Returns a bool or a bool array. Pass the speeds too so that a NaN or infinite speed ends the episode at once.
+    """
+    return has_left_bounds(params, x, theta) | is_nonfinite(x, theta, x_dot, theta_dot)
+
+
+def has_left_bounds(params: CartPoleParams, x: T, theta: T) -> T:
+    """True where the cart left the track or the pole fell past the threshold; NaN is not caught here."""
     return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
+
+
+def is_nonfinite(x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:
+    """True where any variable is NaN or infinite: then the sum is too, and times 0.0 it is NaN, unequal to 0.
+
+    Written with arithmetic and ``!=`` only, so that it works on Python floats, arrays and tensors alike. A sum
+    of finite values can only overflow far outside every failure threshold, where the state has failed anyway.
+    """
+    return (x + theta + x_dot + theta_dot) * 0.0 != 0.0

@@ -5,7 +5,11 @@ This is the only module of ``continuous_cartpole`` that imports torch; ``import 
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import time
+import types
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -15,11 +19,125 @@ from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
 from continuous_cartpole.registration import registered_id
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
 CPU_BLOCK = 65536  # envs per physics block on the CPU (see __init__)
+MAX_LISTED = 10  # sub-envs named in an error or warning
+
+
+class Transition(NamedTuple):
+    """What one step computes for a batch of sub-envs; ``final_obs`` and ``nonfinite`` only when asked for."""
+
+    state: torch.Tensor  # (4, n) after autoreset
+    steps: torch.Tensor  # (n,) int64 episode lengths
+    obs: torch.Tensor  # (n, 4) float32
+    reward: torch.Tensor  # (n,) float32
+    terminated: torch.Tensor  # (n,) flags (see as_bytes)
+    truncated: torch.Tensor  # (n,) flags
+    done: torch.Tensor  # (n,) flags: terminated or truncated
+    final_obs: torch.Tensor | None  # (n, 4) float32 before autoreset (SAME_STEP)
+    nonfinite: torch.Tensor | None  # (n,) flags: the stepped state has a NaN or an infinity
+
+
+def as_bytes(flags: torch.Tensor) -> torch.Tensor:
+    """Bool flags as uint8 0/1, for ``.view(torch.bool)`` after the transition.
+
+    Inductor's CPU code writes bool tensors one element at a time (about 5x slower than the whole rest of the
+    fused step); a uint8 ``where`` stays vectorised. Eager, the view costs nothing.
+    """
+    if torch.compiler.is_compiling():
+        return torch.where(flags, 1, 0).to(torch.uint8)
+    return flags.view(torch.uint8)
+
+
+def transition(
+    params: CartPoleParams,
+    mode: AutoresetMode,
+    max_episode_steps: int,
+    check_finite: bool,
+    state: torch.Tensor,
+    steps: torch.Tensor,
+    restart: torch.Tensor,
+    next_start: torch.Tensor,
+    actions: torch.Tensor,
+) -> Transition:
+    """Physics, failure test and autoreset of one batch: pure tensor code, no host reads, compilable as a whole.
+
+    ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``next_start`` holds start states for
+    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
+    branches only on the arguments fixed at construction.
+    """
+    fraction = force_fractions(actions, state.dtype)
+    stepped = step_state(params, tuple(state.unbind(0)), fraction * params.force_mag, torch)
+    failed = has_failed(params, stepped[0], stepped[2])
+    reset_now = restart  # which sub-envs take their start state on this step
+    if mode == AutoresetMode.NEXT_STEP:
+        steps = torch.where(restart, 0, steps + 1)
+        terminated = failed & ~restart
+        truncated = (steps >= max_episode_steps) & ~restart
+        reward = torch.where(terminated, params.failure_reward, torch.where(restart, 0.0, 1.0))
+    else:
+        steps = steps + 1
+        terminated = failed
+        truncated = steps >= max_episode_steps
+        reward = torch.where(terminated, params.failure_reward, 1.0)
+        reset_now = terminated | truncated
+        if mode == AutoresetMode.SAME_STEP:
+            steps = torch.where(reset_now, 0, steps)
+    # Row by row: a where broadcast over the (4, n) state compiles to 2x slower code.
+    rows = stepped
+    if mode != AutoresetMode.DISABLED:
+        rows = tuple(
+            torch.where(reset_now, start, row) for start, row in zip(next_start.unbind(0), stepped, strict=True)
+        )
+    final_obs = torch.stack(stepped, dim=1).to(torch.float32) if mode == AutoresetMode.SAME_STEP else None
+    nonfinite = None
+    if check_finite:
+        finite = functools.reduce(torch.logical_and, (torch.isfinite(row) for row in stepped))
+        nonfinite = as_bytes(~finite & ~restart if mode == AutoresetMode.NEXT_STEP else ~finite)
+    obs = torch.stack(rows, dim=1).to(torch.float32)  # a fresh tensor, never the state
+    flags = as_bytes(terminated), as_bytes(truncated), as_bytes(terminated | truncated)
+    return Transition(torch.stack(rows), steps, obs, reward.to(torch.float32), *flags, final_obs, nonfinite)
+
+
+def force_fractions(actions: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Force / force_mag per sub-env: continuous ``(n, 1)`` actions clipped to [-1, 1], discrete ``(n,)`` ones +-1."""
+    if actions.dim() == 2:
+        return actions[:, 0].to(dtype).clamp(-1.0, 1.0)
+    return (actions == 1).to(dtype) * 2.0 - 1.0  # +1 for action 1, -1 otherwise; faster than a where
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``, with one-line errors for names torch rejects and CUDA devices not here."""
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r} ({error})") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r}: no CUDA device available; use device='cpu'")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(
+                f"device={str(device)!r}: this machine has {count} CUDA device(s); "
+                f"use device='cuda:0'{f' to cuda:{count - 1}' if count > 1 else ''} or device='cpu'"
+            )
+    return resolved
+
+
+def resolve_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        choices = ", ".join(f"AutoresetMode.{m.name} ({m.value!r})" for m in AutoresetMode)
+        raise ValueError(f"autoreset_mode must be one of {choices}, got {mode!r}") from None
+
+
+def listed(indices: torch.Tensor) -> list[int]:
+    """The first ``MAX_LISTED`` positions where a bool tensor is True, for a message (reads the device)."""
+    return torch.nonzero(indices).flatten()[:MAX_LISTED].tolist()
 
 
 class TorchCartPoleVectorEnv(VectorEnv):
@@ -28,24 +146,37 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     ``num_envs`` cart-poles (see ``CartPoleEnv``) held as tensors on ``device`` and stepped together by the same
     physics code as the NumPy envs (``continuous_cartpole.physics`` with ``xp=torch``). ``reset`` and ``step`` return
-    tensors on ``device``, each one fresh (no memory shared with the env's state), and an empty info dict. With
-    ``dtype=torch.float64`` it matches the NumPy env (float64) to rounding of ``cos``/``sin``; with float32 (the
-    default) to float32 rounding.
+    tensors on ``device``, each one fresh (no memory shared with the env's state). With ``dtype=torch.float64`` it
+    matches the single env and the NumPy env (float64) to rounding of ``cos``/``sin``; with float32 (the default) to
+    float32 rounding.
 
-    ``step`` does no data-dependent Python control flow and no boolean-mask indexing: autoreset is a
-    ``torch.where`` over every sub-env, so a rollout loop can stay on the GPU. Checking action shapes and dtypes
-    reads metadata only. Checking action values (NaN or infinite continuous actions, discrete actions outside
-    {0, 1}) needs one device-to-host read per step, so it is on by default and off with
-    ``validate_actions=False``, which training loops whose actions are valid by construction should pass. Without
-    validation a NaN action makes that sub-env's state NaN until truncation ends its episode, and a discrete value
-    other than 1 pushes left.
+    ``step`` does no data-dependent Python control flow and no boolean-mask indexing in any autoreset mode: autoreset
+    is a ``torch.where`` over every sub-env, so a rollout loop can stay on the GPU. Checking action shapes, dtypes
+    and ``requires_grad`` reads metadata only. ``validate_actions=True`` (the default) adds checks that need a
+    device-to-host read per step, which training loops whose actions are valid by construction turn off with
+    ``validate_actions=False``:
+
+    - action values: NaN or infinite continuous actions, discrete actions outside {0, 1} raise ``ValueError``;
+    - with ``AutoresetMode.DISABLED``, stepping a sub-env whose episode ended without resetting it raises
+      ``ValueError``;
+    - a sub-env whose state became non-finite (NaN or infinite, e.g. a state set by hand) gets a warning naming it.
+      The physics core's failure test decides its termination, as in every env of the package.
+
+    Without validation a NaN action makes that sub-env's state NaN, and a discrete value other than 1 pushes left.
+
+    ``compile=True`` fuses the physics and the autoreset into one kernel with ``torch.compile`` (the inductor
+    backend: C++ on the CPU, which needs a C++ compiler, Triton on CUDA). The construction compiles it once, on
+    dummy inputs (float32 continuous or int64 discrete actions; other action dtypes compile once more on their first
+    step), and stores the seconds it took in ``compile_seconds``; the results equal the eager path's to
+    floating-point rounding, with the same flags. It pays from about 2^12 sub-envs on the CPU.
 
     ## Action Space
 
     Tensors shaped as the NumPy vector env's actions: ``(num_envs, 1)`` floats, clipped to [-1, 1], for
     ``continuous=True`` (force = action x force_mag); ``(num_envs,)`` integers in {0, 1} for ``continuous=False``.
-    A tensor on another device is refused rather than copied silently. ``action_space`` describes them as NumPy
-    spaces (Gymnasium has no tensor spaces).
+    A tensor on another device is refused rather than copied silently, and one that requires grad is refused: the
+    env is not differentiable, so pass ``actions.detach()`` or compute them under ``torch.no_grad()``.
+    ``action_space`` describes them as NumPy spaces (Gymnasium has no tensor spaces).
 
     ## Observation Space
 
@@ -53,42 +184,62 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     ## Rewards
 
-    ``(num_envs,)`` float32: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset
-    step after an episode ends.
+    ``(num_envs,)`` float32: 1.0 while the pole stays up, ``failure_reward`` on the failing step, and with
+    ``AutoresetMode.NEXT_STEP`` 0.0 on the reset step after an episode ends.
 
     ## Starting State
 
     Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
     env's own ``torch.Generator`` on ``device``: ``reset(seed=s)`` makes everything that follows deterministic.
-    Start states for autoreset are pre-drawn for all sub-envs every second step (a sub-env can reset at most once
-    in two steps, so no start state is used twice); this halves the random numbers drawn without any data-dependent
-    indexing. The random stream differs from the NumPy env's, so use ``state`` to start both from the same states.
+    Start states for autoreset are pre-drawn for all sub-envs, which needs no data-dependent indexing: every step
+    with SAME_STEP, every second step with NEXT_STEP (a sub-env resets at most once in two steps there, so no start
+    state is used twice, with half the random numbers). The random stream differs from the NumPy env's, so use
+    ``state`` to start both from the same states.
 
     ## Episode End
 
     ``terminated`` / ``truncated`` are ``(num_envs,)`` bool tensors: termination as in the single env, truncation
-    after ``max_episode_steps``. Autoreset is ``AutoresetMode.NEXT_STEP``, as in ``CartPoleVectorEnv``: the step
-    after an episode ends returns the reset observation, reward 0.0 and both flags False, ignoring that sub-env's
-    action.
+    after ``max_episode_steps``. ``autoreset_mode`` (also ``metadata["autoreset_mode"]``) decides what follows:
+
+    - ``AutoresetMode.NEXT_STEP`` (default, as ``CartPoleVectorEnv``): the step after an episode ends returns the
+      reset observation, reward 0.0 and both flags False, ignoring that sub-env's action. ``info`` is empty.
+    - ``AutoresetMode.SAME_STEP``: the step that ends an episode returns the next episode's first observation;
+      ``info["final_obs"]`` is a ``(num_envs, 4)`` tensor of the observations before that reset and
+      ``info["_final_obs"]`` the bool mask of the sub-envs that ended (both always present: valid where the mask
+      is True, so no host read decides whether to add them).
+    - ``AutoresetMode.DISABLED``: nothing resets by itself; ``reset(options={"reset_mask": mask})`` with a bool
+      tensor of shape ``(num_envs,)`` on ``device`` resets the sub-envs where it is True and leaves the others as
+      they are (in every mode). ``info`` is empty.
 
     ## Arguments
 
-    ``num_envs``, ``continuous``, ``device``, ``max_episode_steps=500``, ``dtype`` of the simulated state
-    (``torch.float32`` or ``torch.float64``), ``validate_actions=True``, and the physics keyword arguments of
-    ``CartPoleParams``. ``make_torch_vector_env(env_id, num_envs)`` builds one from a registered id.
+    - ``num_envs``: the number of sub-envs.
+    - ``continuous=True``: ``Box`` actions (ContinuousCartPole) or ``Discrete(2)`` (DiscreteCartPole).
+    - ``device="cpu"``: a torch device (``"cuda"``, ``"cuda:1"``); a CUDA device that is not there is refused.
+    - ``max_episode_steps=500``: the truncation length.
+    - ``dtype=torch.float32``: of the simulated state, ``torch.float32`` or ``torch.float64``.
+    - ``validate_actions=True``: the checks that read the device every step (see Description); the non-finite
+      state check is compiled into the step, so it follows the value given here.
+    - ``autoreset_mode=AutoresetMode.NEXT_STEP``: an ``AutoresetMode`` or its value (``"NextStep"``,
+      ``"SameStep"``, ``"Disabled"``).
+    - ``compile=False``: fuse the step with ``torch.compile`` (see Description).
+    - the physics keyword arguments of ``CartPoleParams``.
+
+    ``make_torch_vector_env(env_id, num_envs, **overrides)`` builds one from a registered id.
 
     ## Version History
 
-    - v0: initial release.
+    - v0: initial release; autoreset modes and the compiled step.
 
     >>> import torch
-    >>> envs = TorchCartPoleVectorEnv(3, continuous=False)
+    >>> envs = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode="SameStep")
     >>> obs, info = envs.reset(seed=0)
     >>> obs.shape, obs.dtype
     (torch.Size([3, 4]), torch.float32)
     >>> obs, reward, terminated, truncated, info = envs.step(torch.tensor([0, 1, 1]))
-    >>> reward
-    tensor([1., 1., 1.])
+    >>> reward, sorted(info)
+    (tensor([1., 1., 1.]), ['_final_obs', 'final_obs'])
+    >>> obs, info = envs.reset(options={"reset_mask": torch.tensor([True, False, False])})
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -102,6 +253,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
         max_episode_steps: int = 500,
         dtype: torch.dtype = torch.float32,
         validate_actions: bool = True,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        compile: bool = False,
         **physics_kwargs: Any,
     ) -> None:
         for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
@@ -110,9 +263,11 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         self.params = CartPoleParams(**physics_kwargs)
+        self.autoreset_mode = resolve_autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.num_envs = int(num_envs)
         self.continuous = bool(continuous)
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.max_episode_steps = int(max_episode_steps)
         self.dtype = dtype
         self.validate_actions = bool(validate_actions)
@@ -129,73 +284,149 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.state: torch.Tensor | None = None  # (4, num_envs): one row per state variable, like the NumPy env
         self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
         self.prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        self._next_start = torch.empty((4, self.num_envs), dtype=dtype, device=self.device)
+        self._next_start = torch.zeros((4, self.num_envs), dtype=dtype, device=self.device)
         self._step_count = 0  # a Python int: decides when start states are redrawn, never reads the device
-        # On the CPU the physics runs in blocks whose temporaries stay in cache (1.5-2x faster at N >= 2^18); a GPU
-        # takes the whole batch in one go.
-        self._block = CPU_BLOCK if self.device.type == "cpu" else self.num_envs
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
+
+        eager = functools.partial(
+            transition, self.params, self.autoreset_mode, self.max_episode_steps, self.validate_actions
+        )
+        self.compile_seconds: float | None = None
+        self._transition: Callable[..., Transition] = eager
+        # Eager on the CPU runs the physics in blocks whose temporaries stay in cache (1.5-2x faster at N >= 2^18);
+        # a GPU, or the fused kernel, takes the whole batch in one go.
+        self._block = CPU_BLOCK if self.device.type == "cpu" and not compile else self.num_envs
+        if compile:
+            self._transition, self.compile_seconds = self._compiled(eager)
+
+    def _compiled(self, eager: Callable[..., Transition]) -> tuple[Callable[..., Transition], float]:
+        """``eager`` through ``torch.compile``, compiled now on dummy inputs of the real shapes; and the seconds.
+
+        torch.compile keeps at most ``recompile_limit`` (8) versions per code object and, with ``fullgraph``, fails
+        beyond that; every env compiles its own copy of the code, so any number of compiled envs can coexist.
+        """
+
+        def bound(*tensors: torch.Tensor) -> Transition:
+            return eager(*tensors)
+
+        own = types.FunctionType(bound.__code__.replace(), bound.__globals__, bound.__name__, None, bound.__closure__)
+        fused = torch.compile(own, fullgraph=True, dynamic=False)
+        state = torch.zeros((4, self.num_envs), dtype=self.dtype, device=self.device)
+        start = time.perf_counter()
+        actions = torch.zeros(self.action_space.shape, dtype=torch.float32 if self.continuous else torch.int64)
+        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return fused, time.perf_counter() - start
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[torch.Tensor, dict[str, Any]]:
+        seed = validate_seed(seed)
+        # Options are checked before seeding: a refused reset changes nothing.
+        low, high = reset_bounds(options, self.params)
+        mask = self._reset_mask(options)
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-                raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-            self.generator.manual_seed(int(seed))
+            self.generator.manual_seed(seed)
             self._seeded = True
         elif not self._seeded:
             self.generator.seed()  # fresh entropy, as Gymnasium does for reset(seed=None) on a new env
             self._seeded = True
-        self._reset_low, self._reset_high = reset_bounds(options, self.params)
-        self.state = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
-        self._draw_start_states(self.state)
-        self.steps.zero_()
-        self.prev_done.zero_()
-        self._step_count = 0
+        self._reset_low, self._reset_high = low, high
+        fresh = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
+        self._draw_start_states(fresh)
+        if mask is None:
+            self.state = fresh
+            self.steps.zero_()
+            self.prev_done.zero_()
+            self._step_count = 0
+        else:  # a torch.where over every sub-env: no host read, whatever the mask holds
+            assert self.state is not None
+            self.state = torch.where(mask, fresh, self.state)
+            self.steps = torch.where(mask, 0, self.steps)
+            self.prev_done = self.prev_done & ~mask
         return self._observations(), {}
+
+    def _reset_mask(self, options: dict[str, Any] | None) -> torch.Tensor | None:
+        """The validated ``options["reset_mask"]``, or None for a reset of every sub-env."""
+        if not options or "reset_mask" not in options:
+            return None
+        mask = options["reset_mask"]
+        expected = f"a bool tensor of shape ({self.num_envs},) on {self.device}"
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"reset_mask must be {expected}, got {type(mask).__name__}")
+        if mask.dtype != torch.bool or tuple(mask.shape) != (self.num_envs,) or mask.device != self.device:
+            raise ValueError(
+                f"reset_mask must be {expected}, got dtype {mask.dtype}, shape {tuple(mask.shape)} on {mask.device}"
+            )
+        if self.state is None:
+            raise gym.error.ResetNeeded("Call reset() without reset_mask before resetting some sub-envs.")
+        return mask
 
     def step(
         self, actions: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        fraction = self._force_fractions(actions)
+        self._check_actions(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
-        params = self.params
-        if self._step_count % 2 == 0:  # see "Starting state": two steps apart, so no start state is reused
+        mode = self.autoreset_mode
+        if mode == AutoresetMode.DISABLED and self.validate_actions and bool(self.prev_done.any()):
+            raise ValueError(
+                f"sub-envs {listed(self.prev_done)} ended their episode; with AutoresetMode.DISABLED reset them "
+                'first with reset(options={"reset_mask": mask})'
+            )
+        # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
+        if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
             self._draw_start_states(self._next_start)
         self._step_count += 1
 
-        # Physics, failure test and NEXT_STEP autoreset, block by block so that temporaries stay in cache: sub-envs
-        # done on the previous step start a new episode now (a torch.where over all of them, no host read).
-        restart = self.prev_done
-        force = fraction * params.force_mag
-        state = torch.empty_like(self.state)
-        obs = torch.empty((self.num_envs, 4), dtype=torch.float32, device=self.device)
-        failed = torch.empty(self.num_envs, dtype=torch.bool, device=self.device)
-        for start in range(0, self.num_envs, self._block):
-            block = slice(start, start + self._block)
-            stepped = step_state(params, tuple(self.state[:, block].unbind(0)), force[block], torch)
-            failed[block] = has_failed(params, stepped[0], stepped[2])
-            for row, values in enumerate(stepped):
-                torch.where(restart[block], self._next_start[row, block], values, out=state[row, block])
-                obs[block, row] = state[row, block]  # column by column: 2.5x faster than copying the transpose
-        self.state = state
+        result = self._run_blocks(actions)
+        self.state, self.steps = result.state, result.steps
+        terminated, truncated, done = (f.view(torch.bool) for f in (result.terminated, result.truncated, result.done))
+        if mode != AutoresetMode.SAME_STEP:
+            self.prev_done = done
+        if result.nonfinite is not None and bool(result.nonfinite.any()):
+            gym.logger.warn(
+                f"sub-envs {listed(result.nonfinite)} reached a non-finite state (NaN or infinite); it ends their "
+                "episode. Check the states set by hand and the physics parameters."
+            )
+        info: dict[str, Any] = {}
+        if mode == AutoresetMode.SAME_STEP:
+            info = {"final_obs": result.final_obs, "_final_obs": done}
+        return result.obs, result.reward, terminated, truncated, info
 
-        steps = torch.where(restart, 0, self.steps + 1)
-        self.steps = steps
-        terminated = failed & ~restart
-        truncated = (steps >= self.max_episode_steps) & ~restart
-        reward = torch.where(terminated, params.failure_reward, torch.where(restart, 0.0, 1.0)).to(torch.float32)
-        self.prev_done = terminated | truncated
-        return obs, reward, terminated, truncated, {}
+    def _run_blocks(self, actions: torch.Tensor) -> Transition:
+        """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""
+        assert self.state is not None
+        if self._block >= self.num_envs:  # one block: no slicing ops (each costs microseconds of dispatch)
+            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions)
+        parts = [
+            self._transition(
+                self.state[:, block],
+                self.steps[block],
+                self.prev_done[block],
+                self._next_start[:, block],
+                actions[block],
+            )
+            for block in (slice(start, start + self._block) for start in range(0, self.num_envs, self._block))
+        ]
+        joined = []
+        for name, values in zip(Transition._fields, zip(*parts, strict=True), strict=True):
+            env_axis = 1 if name == "state" else 0
+            joined.append(None if values[0] is None else torch.cat(values, env_axis))
+        return Transition(*joined)
 
-    def _force_fractions(self, actions: Any) -> torch.Tensor:
-        """Validate a batch of actions and return force / force_mag per sub-env, shape (num_envs,), state dtype."""
+    def _check_actions(self, actions: Any) -> None:
+        """Refuse a batch of actions the transition cannot take; the value checks only when validating."""
         if not isinstance(actions, torch.Tensor):
             raise TypeError(f"actions must be a torch.Tensor on {self.device}, got {type(actions).__name__}")
         if actions.device != self.device:
             raise ValueError(f"actions must be on the env's device {self.device}, got a tensor on {actions.device}")
+        if actions.requires_grad:
+            raise ValueError(
+                "actions require grad, but the env is not differentiable; pass actions.detach() "
+                "(or compute them under torch.no_grad())"
+            )
         if actions.dtype == torch.bool or actions.is_complex():
             raise TypeError(f"actions must be real numbers, got dtype {actions.dtype}")
         if not self.continuous and actions.is_floating_point():
@@ -205,17 +436,15 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if self.continuous:
             values = actions[:, 0]
             if self.validate_actions and actions.is_floating_point() and not bool(torch.isfinite(values).all()):
-                bad = torch.nonzero(~torch.isfinite(values)).flatten()[:10]
+                bad = torch.nonzero(~torch.isfinite(values)).flatten()[:MAX_LISTED]
                 raise ValueError(f"actions must be finite; sub-envs {bad.tolist()} got {values[bad].tolist()}")
-            return values.to(self.dtype).clamp(-1.0, 1.0)
-        if self.validate_actions:
+        elif self.validate_actions:
             valid = (actions == 0) | (actions == 1)
             if not bool(valid.all()):
-                bad = torch.nonzero(~valid).flatten()[:10]
+                bad = torch.nonzero(~valid).flatten()[:MAX_LISTED]
                 raise ValueError(
                     f"discrete actions must be 0 or 1; sub-envs {bad.tolist()} got {actions[bad].tolist()}"
                 )
-        return (actions == 1).to(self.dtype) * 2.0 - 1.0  # +1 for action 1, -1 otherwise; faster than a where
 
     def _draw_start_states(self, out: torch.Tensor) -> None:
         out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
@@ -232,8 +461,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
 def make_torch_vector_env(env_id: str, num_envs: int, **overrides: Any) -> TorchCartPoleVectorEnv:
     """A ``TorchCartPoleVectorEnv`` with the registered spec's settings (``continuous``, physics, time limit).
 
-    ``overrides`` are ``TorchCartPoleVectorEnv`` arguments (``device``, ``dtype``, ``validate_actions``, physics).
-    Ids not backed by ``CartPoleEnv`` raise ``ValueError``.
+    ``overrides`` are ``TorchCartPoleVectorEnv`` arguments (``device``, ``dtype``, ``validate_actions``,
+    ``autoreset_mode``, ``compile``, physics). Ids not backed by ``CartPoleEnv`` raise ``ValueError``.
     """
     spec = gym.spec(registered_id(env_id))
     if spec.entry_point != NATIVE_ENTRY_POINT:

@@ -9,9 +9,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.physics import CartPoleParams, has_left_bounds, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import reset_bounds
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
@@ -25,8 +25,8 @@ class CartPoleVectorEnv(VectorEnv):
 
     ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy. It is the
     ``vector_entry_point`` of both registered ids, so ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)``
-    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1`` and the same seed it
-    reproduces the single env bit for bit (float64 state, the default).
+    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1``, the same seed and
+    ``dtype=np.float64`` it reproduces the single env bit for bit.
 
     ## Action Space
 
@@ -41,7 +41,7 @@ class CartPoleVectorEnv(VectorEnv):
     ## Rewards
 
     Per sub-env: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset step that
-    follows the end of an episode.
+    follows the end of an episode (``NEXT_STEP``) and on steps past a failure (``DISABLED``, as in the single env).
 
     ## Starting State
 
@@ -50,16 +50,26 @@ class CartPoleVectorEnv(VectorEnv):
 
     ## Episode End
 
-    Termination as in the single env; truncation after ``max_episode_steps`` (500). Autoreset is
-    ``AutoresetMode.NEXT_STEP``: the step after an episode ends returns the reset observation, reward 0.0 and both
-    flags False, and ignores that sub-env's action.
+    Termination as in the single env (a NaN or infinite state terminates too, with a warning); truncation after
+    ``max_episode_steps`` (500). ``autoreset_mode`` chooses what follows the end of an episode, as Gymnasium's
+    ``SyncVectorEnv`` does it:
+
+    - ``AutoresetMode.NEXT_STEP`` (default): the next step returns the reset observation, reward 0.0 and both flags
+      False, and ignores that sub-env's action.
+    - ``AutoresetMode.SAME_STEP``: the step that ends the episode returns the reset observation already; the last
+      observation is in ``info["final_obs"]`` (an object array, ``None`` for the other sub-envs) with the mask
+      ``info["_final_obs"]``, and ``info["final_info"]`` / ``info["_final_info"]`` beside them.
+    - ``AutoresetMode.DISABLED``: nothing restarts by itself; ``reset(options={"reset_mask": mask})`` restarts the
+      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are.
 
     ## Arguments
 
-    ``num_envs``, ``continuous``, ``max_episode_steps=500``, ``render_mode`` (``None`` or ``"rgb_array"``: one
-    frame per sub-env), ``dtype`` of the simulated state (``np.float64``, or ``np.float32`` for about twice the
-    throughput, within float32 rounding of the single env), and the physics keyword arguments of
-    ``CartPoleParams``.
+    ``num_envs``, ``continuous`` (a bool), ``max_episode_steps=500``, ``render_mode`` (``None`` or
+    ``"rgb_array"``: one frame per sub-env), ``dtype`` of the simulated state: ``np.float32`` (default, 2-3x the
+    throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
+    env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
+    physics keyword arguments of ``CartPoleParams``. ``call``, ``get_attr`` and ``set_attr`` work as in
+    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared.
 
     >>> import gymnasium as gym
     >>> import numpy as np
@@ -71,10 +81,12 @@ class CartPoleVectorEnv(VectorEnv):
     >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 1]))
     >>> reward
     array([1., 1., 1.], dtype=float32)
+    >>> gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode="SameStep").autoreset_mode
+    <AutoresetMode.SAME_STEP: 'SameStep'>
 
     ## Version History
 
-    - v0: initial release.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -85,7 +97,8 @@ class CartPoleVectorEnv(VectorEnv):
         continuous: bool = True,
         max_episode_steps: int = 500,
         render_mode: str | None = None,
-        dtype: Any = np.float64,
+        dtype: Any = np.float32,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **physics: Any,
     ) -> None:
         for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
@@ -95,12 +108,14 @@ class CartPoleVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        self.params = CartPoleParams(**physics)
+        self.params = CartPoleParams.from_keywords(physics)
         self.num_envs = int(num_envs)
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.dtype = np.dtype(dtype)
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
 
         self.single_action_space = action_space(self.continuous)
         self.single_observation_space = observation_space(self.params)
@@ -108,79 +123,164 @@ class CartPoleVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
-        self.force_fraction = np.zeros(self.num_envs, dtype=np.float32)
-        self.steps = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
+        self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
+        self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
+        self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
         self._renderer: CartPoleRenderer | None = None
+
+    @property
+    def steps(self) -> np.ndarray:
+        """The number of steps of each sub-env's current episode."""
+        return self._clock - self._episode_start
+
+    @property
+    def force_fraction(self) -> np.ndarray:
+        """The last applied force of each sub-env as a fraction of ``force_mag`` (the rendered arrow)."""
+        return (self.force / self.params.force_mag).astype(np.float32)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        seed = validate_seed(seed)
+        options = options_dict(options)
+        mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if "reset_mask" in options else None
+        low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        if mask is not None and self.state is None:
+            raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
-        self._reset_low, self._reset_high = reset_bounds(options, self.params)
-        self.state = self._draw_states(self.num_envs)
-        self.force_fraction[:] = 0.0
-        self.steps[:] = 0
-        self.prev_done[:] = False
+        self._reset_low, self._reset_high = low_high
+        if mask is None:
+            self.state = self._draw_states(self.num_envs)
+            self._clock = 0
+            mask = slice(None)
+        else:
+            assert self.state is not None
+            self.state[:, mask] = self._draw_states(np.count_nonzero(mask))
+        self.force[mask] = 0.0
+        self._episode_start[mask] = self._clock
+        self.prev_done[mask] = False
+        self._failed[mask] = False
         return self._observations(), {}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        fraction = self._force_fractions(actions)
+        force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         params, state = self.params, self.state
-        force = fraction * params.force_mag
+        if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
+            with np.errstate(invalid="ignore", over="ignore"):
+                terminated, finite = self._integrate(state, force)
+        else:
+            terminated, finite = self._integrate(state, force)
+        self._nonfinite = not finite  # the exact per-sub-env rule below only when this fails
+        if self._nonfinite:
+            gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
+            with np.errstate(invalid="ignore"):
+                terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
+        self._clock += 1
+        truncated = self._episode_start <= self._clock - self.max_episode_steps
+        if params.failure_reward == 0.0:
+            reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
+        else:
+            reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
+
+        info: dict[str, Any] = {}
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            self._restart_previously_done(reward, terminated, truncated)
+            np.logical_or(terminated, truncated, out=self.prev_done)
+        elif self.autoreset_mode == AutoresetMode.SAME_STEP:
+            info = self._restart_done(terminated | truncated)
+        else:  # DISABLED: like a single env stepped past its end, the failing step pays once
+            reward[self._failed & terminated] = 0.0
+            self._failed |= terminated
+        return self._observations(), reward, terminated, truncated, info
+
+    def _integrate(self, state: np.ndarray, force: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
+
+        Returns where each sub-env left the bounds, and whether every new state is finite.
+        """
+        params = self.params
+        if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
+            rows = tuple(state)
+            stepped = step_state(params, rows, force, np, out=rows)
+            return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
+        left = np.empty(self.num_envs, dtype=bool)
+        finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
-            np.stack(step_state(params, tuple(state[:, block]), force[block], np), out=state[:, block])
-        self.force_fraction[:] = fraction
+            rows = tuple(state[:, block])
+            stepped = step_state(params, rows, force[block], np, out=rows)
+            left[block] = has_left_bounds(params, stepped[0], stepped[2])
+            finite &= bool(np.isfinite(state[:, block]).all())
+        return left, finite
 
-        terminated = has_failed(params, state[0], state[2])
-        self.steps += 1
-        truncated = self.steps >= self.max_episode_steps
-        reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
-
+    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+        """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
         done_before = np.flatnonzero(self.prev_done)
-        if done_before.size:  # NEXT_STEP autoreset: these sub-envs start a new episode now
-            state[:, done_before] = self._draw_states(done_before.size)
-            self.steps[done_before] = 0
-            self.force_fraction[done_before] = 0.0
+        if done_before.size:
+            self._restart(done_before)
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
-        self.prev_done = terminated | truncated
-        return self._observations(), reward, terminated, truncated, {}
 
-    def _force_fractions(self, actions: Any) -> np.ndarray:
-        """Validate a batch of actions and return force / force_mag per sub-env, shape (num_envs,)."""
+    def _restart_done(self, done: np.ndarray) -> dict[str, Any]:
+        """SAME_STEP: ended sub-envs restart now; their last observation goes to ``info["final_obs"]``."""
+        ended = np.flatnonzero(done)
+        if not ended.size:
+            return {}
+        final_obs = np.full(self.num_envs, None, dtype=object)  # per sub-env, as SyncVectorEnv gives it
+        for index, obs in zip(ended, self._observations(ended), strict=True):
+            final_obs[index] = obs
+        self._restart(ended)
+        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}
+
+    def _restart(self, indices: np.ndarray) -> None:
+        assert self.state is not None
+        self.state[:, indices] = self._draw_states(indices.size)
+        self._episode_start[indices] = self._clock
+        self.force[indices] = 0.0
+
+    def _forces(self, actions: Any) -> np.ndarray:
+        """Validate a batch of actions and return the force on each cart, shape (num_envs,), in the state dtype."""
         actions = np.asarray(actions)
         if actions.dtype.kind not in "fiu":
             raise TypeError(f"actions must be numeric, got dtype {actions.dtype}")
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
+        force_mag = self.params.force_mag
         if self.continuous:
-            finite = np.isfinite(actions[:, 0])
-            if not finite.all():
-                bad = np.flatnonzero(~finite)
-                raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {actions[bad[:10], 0]}")
-            return np.clip(actions[:, 0], -1.0, 1.0, dtype=self.dtype)
+            column = actions[:, 0]
+            if not np.isfinite(column).all():
+                bad = np.flatnonzero(~np.isfinite(column))
+                raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
+            np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
+            return np.multiply(self.force, force_mag, out=self.force)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
-        push_right = actions == 1
-        if np.count_nonzero(push_right) + np.count_nonzero(actions == 0) != self.num_envs:
-            bad = np.flatnonzero((actions != 0) & ~push_right)
+        if (actions >> 1).any():  # neither 0 nor 1: a higher bit is set (negative integers shift to -1)
+            bad = np.flatnonzero((actions != 0) & (actions != 1))
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        return np.where(push_right, self.dtype.type(1.0), self.dtype.type(-1.0))
+        # 1 -> 2f - f = f and 0 -> -f, both exact: the same forces as +-force_mag
+        np.multiply(actions, 2.0 * force_mag, out=self.force, casting="unsafe")
+        return np.subtract(self.force, force_mag, out=self.force)
 
     def _draw_states(self, count: int) -> np.ndarray:
         # drawn as (count, 4) so that sub-env i uses the same random numbers a single env would
         draws = self.np_random.uniform(low=self._reset_low, high=self._reset_high, size=(count, 4))
         return draws.T.astype(self.dtype)
 
-    def _observations(self) -> np.ndarray:
+    def _observations(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """A fresh (num_envs, 4) float32 array, written straight from the (4, num_envs) state."""
         assert self.state is not None
-        return self.state.T.astype(np.float32, order="C")
+        state = self.state if indices is None else self.state[:, indices]
+        obs = np.empty((state.shape[1], 4), dtype=np.float32)
+        np.copyto(obs.T, state, casting="same_kind")
+        return obs
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:
@@ -196,6 +296,38 @@ class CartPoleVectorEnv(VectorEnv):
             frames.append(self._renderer.rgb_array())
         return tuple(frames)
 
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """One result per sub-env, as ``SyncVectorEnv.call`` gives: ``call("render")`` is each sub-env's frame.
+
+        The sub-envs share every other attribute, so its value (or what calling it once returns) is repeated.
+        """
+        if name == "render":
+            frames = self.render(*args, **kwargs)
+            return frames if frames is not None else (None,) * self.num_envs
+        value = self._shared_attribute(name)
+        result = value(*args, **kwargs) if callable(value) else value
+        return (result,) * self.num_envs
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """``call(name)``, as in ``SyncVectorEnv``."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: Any) -> None:
+        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values."""
+        self._shared_attribute(name)
+        if isinstance(values, (list, tuple)):
+            if len(values) != self.num_envs or any(value is not values[0] and value != values[0] for value in values):
+                raise ValueError(
+                    f"the sub-envs share {name!r}: pass one value or {self.num_envs} equal values, got {values!r}"
+                )
+            values = values[0]
+        setattr(self, name, values)
+
+    def _shared_attribute(self, name: str) -> Any:
+        if name.startswith("_") or not hasattr(self, name):
+            raise AttributeError(f"CartPoleVectorEnv has no public attribute {name!r}")
+        return getattr(self, name)
+
     def close_extras(self, **kwargs: Any) -> None:
         if self._renderer is not None:
             self._renderer.close()
@@ -203,3 +335,19 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_renderer": None}
+
+
+def _autoreset_mode(mode: Any) -> AutoresetMode:
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        valid = ", ".join(repr(m.value) for m in AutoresetMode)
+        raise ValueError(f"autoreset_mode must be an AutoresetMode or one of {valid}, got {mode!r}") from None
+
+
+def _reset_mask(mask: Any, num_envs: int) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != (num_envs,):
+        raise ValueError(f"reset option reset_mask must be a bool array of shape ({num_envs},), got {mask!r}")
+    if not mask.any():
+        raise ValueError("reset option reset_mask must select at least one sub-env")
+    return mask

@@ -252,7 +252,7 @@ def test_diverging_training_stops_with_a_clear_error_instead_of_training_on_nan(
     ]
     for config in huge_steps:
         monitor = TrainingMonitor.from_config(
-            config, on_evaluation=lambda record, policy: saved.append(policy.tensors())
+            config, on_evaluation=lambda record, policy, is_best: saved.append(policy.tensors())
         )
         module = ars if isinstance(config, ars.ARSConfig) else reinforce
         with pytest.raises(TrainingDiverged, match=r"diverged by env step .* lower the"):

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
+import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from baselines import atomic, sb3_hyperparams
 from baselines import compare as compare_module
 from baselines.cli import main
 from baselines.compare import (
     COMPARE_FILE,
+    LOCK_FILE,
     RESULT_COLUMNS,
     RESULTS_MD,
     CompareError,
     CompareSettings,
+    RunSpec,
+    collect_results,
     compare,
+    default_algos,
+    directory_lock,
     format_markdown,
+    plan_runs,
+    read_results_csv,
 )
-from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, _on_grid
+from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, _on_grid
 from baselines.runs import METRICS_FILE, SUMMARY_FILE
 
 CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
@@ -115,23 +130,34 @@ def test_markdown_table_has_a_row_per_supported_pair(matrix_dir: Path) -> None:
     table = (matrix_dir / RESULTS_MD).read_text(encoding="utf-8")
     pairs = {(algo, env) for algo, env, _ in expected_runs()}
     for algo, env_id in pairs:
-        assert sum(line.startswith(f"| {algo} | {env_id} | ") and "/2 |" in line for line in table.splitlines()) == 1
+        assert sum(line.startswith(f"| {algo} | {env_id} | ") and "/2 (" in line for line in table.splitlines()) == 1
     assert f"| dqn | {CONTINUOUS_ID}" not in table and f"| sac | {DISCRETE_ID}" not in table
 
 
-def test_resume_skips_finished_runs_and_redoes_the_rest(
+def test_resume_skips_finished_runs_and_redoes_the_rest_and_the_damaged_ones(
     matrix_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     root = tmp_path / "out"
     shutil.copytree(matrix_dir, root)
     redo = root / "runs" / "ppo" / DISCRETE_ID / "seed1"
     (redo / SUMMARY_FILE).unlink()  # as if its worker had been killed mid-run
+    truncated = root / "runs" / "ppo" / DISCRETE_ID / "seed0"
+    text = (truncated / METRICS_FILE).read_text(encoding="utf-8")
+    (truncated / METRICS_FILE).write_text(text[: text.rindex(",")], encoding="utf-8")  # cut in the last line
+    mistyped = root / "runs" / "ars" / CONTINUOUS_ID / "seed1"
+    summary = json.loads((mistyped / SUMMARY_FILE).read_text(encoding="utf-8"))
+    (mistyped / SUMMARY_FILE).write_text(json.dumps({**summary, "eval_return_mean": "high"}), encoding="utf-8")
+    rows, _ = collect_results(root, [RunSpec("ppo", DISCRETE_ID, 0, None), RunSpec("ars", CONTINUOUS_ID, 1, None)])
+    assert [row["status"] for row in rows] == ["damaged", "damaged"]
+    assert str(truncated / METRICS_FILE) in rows[0]["error"] and "'high'" in rows[1]["error"]
     summaries = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
+    del summaries[truncated / SUMMARY_FILE], summaries[mistyped / SUMMARY_FILE]
     monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
     args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
-    assert main([*args, "--workers", "1", "--no-progress"]) == 0
+    assert main([*args, "--workers", "2", "--no-progress"]) == 0
     assert all(path.read_bytes() == content for path, content in summaries.items())  # none retrained
-    assert (redo / SUMMARY_FILE).is_file()
+    for run_dir in (redo, truncated, mistyped):
+        assert json.loads((run_dir / SUMMARY_FILE).read_text(encoding="utf-8"))["status"] == "finished"
     rows = read_csv(root / RESULTS_CSV)
     assert len(rows) == len(expected_runs()) and {row["status"] for row in rows} == {"finished"}
     assert "| ppo | DiscreteCartPole-v0 |" in capsys.readouterr().out
@@ -146,9 +172,9 @@ def test_failed_and_crashed_runs_are_recorded_and_the_others_kept(
     envs = [DISCRETE_ID, "flawed_cartpoles:CrashingCartPole-v0", "flawed_cartpoles:NumpyRewardCartPole-v0"]
     root = tmp_path / "out"
     compare(root, ["sb3-ars"], envs, 1, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
-    rows = {row["env_id"]: row for row in read_csv(root / RESULTS_CSV)}
+    rows = {row["env_id"]: row for row in read_csv(root / RESULTS_CSV)}  # keyed by the registry id
     assert rows[DISCRETE_ID]["status"] == "finished"
-    crashed, failed = rows["flawed_cartpoles:CrashingCartPole-v0"], rows["flawed_cartpoles:NumpyRewardCartPole-v0"]
+    crashed, failed = rows["CrashingCartPole-v0"], rows["NumpyRewardCartPole-v0"]
     assert crashed["status"] == "failed" and "worker process died" in crashed["error"]
     assert failed["status"] == "failed" and "Stable-Baselines3's check_env failed" in failed["error"]
     table = (root / RESULTS_MD).read_text(encoding="utf-8")
@@ -179,11 +205,12 @@ def test_plot_redraws_from_the_csv_files_alone(matrix_dir: Path, tmp_path: Path,
     assert f"{tmp_path / CURVES_CSV} does not exist" in capsys.readouterr().err
 
 
-def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() -> None:
-    def row(seed: int, solved: int | None, seconds: float | None, final: float | None, status: str) -> dict:
+def test_markdown_reports_iqm_intervals_and_solve_rate_over_finished_runs() -> None:
+    def row(seed: int, solved: int | None, seconds: float | None, test: float | None, status: str) -> dict:
         values = dict.fromkeys(RESULT_COLUMNS)
         values.update(algo="ppo", env_id=DISCRETE_ID, seed=seed, status=status, solved_env_steps=solved)
-        values.update(solved_wall_seconds=seconds, final_eval_return_mean=final, total_steps=100_000)
+        values.update(solved_wall_seconds=seconds, test_return_mean=test, total_steps=100_000)
+        values.update(env_steps=solved or 100_000, wall_seconds=seconds or 50.0)
         values["error"] = "ValueError: boom" if status == "failed" else None
         return values
 
@@ -191,12 +218,31 @@ def test_markdown_reports_median_and_range_over_solved_seeds_and_the_failures() 
         row(0, 3000, 3.0, 500.0, "finished"),
         row(1, 1000, 1.0, 480.0, "finished"),
         row(2, 2000, 9.0, 490.0, "finished"),
-        row(3, None, None, 100.0, "finished"),
+        row(3, None, None, 100.0, "finished"),  # unsolved: counts as its budget, 100k steps and its 50 s
         row(4, None, None, None, "failed"),
     ]
     table = format_markdown(rows, CompareSettings(quick=True, eval_every=2000, eval_episodes=20), "test machine")
-    assert f"| ppo | {DISCRETE_ID} | 100,000 | 3/5 | 2,000 (1,000–3,000) | 3.0 (1.0–9.0) | 392.5 ± 169.0 | 1 |" in table
+    line = next(line for line in table.splitlines() if line.startswith(f"| ppo | {DISCRETE_ID} | 100,000 |"))
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    # Wilson 3/4: [0.301, 0.954]. IQMs over 4 runs drop one at each end: test (480 + 490) / 2, steps
+    # (2000 + 3000) / 2, seconds (3 + 9) / 2.
+    assert cells[3] == "3/4 (75% [30%, 95%])"
+    assert cells[4].startswith("485.0 [")
+    assert cells[5].startswith("2,500 [") and cells[5].endswith("(1 at budget)")
+    assert cells[6].startswith("6.0 [") and cells[6].endswith("(1 at budget)")
+    assert cells[7] == "1"
     assert f"- ppo on {DISCRETE_ID}, seed 4: ValueError: boom" in table
+
+
+def test_results_md_is_redrawn_from_results_csv_alone(matrix_dir: Path) -> None:
+    def table(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("| ")]
+
+    settings = CompareSettings(quick=True, eval_every=EVAL_EVERY, eval_episodes=20)
+    redrawn = format_markdown(read_results_csv(matrix_dir / RESULTS_CSV), settings, "any machine")
+    written = (matrix_dir / RESULTS_MD).read_text(encoding="utf-8")
+    assert len(table(written)) == 1 + len({(algo, env) for algo, env, _ in expected_runs()})
+    assert table(redrawn) == table(written)
 
 
 def test_curves_are_interpolated_and_held_after_the_last_evaluation() -> None:
@@ -204,3 +250,192 @@ def test_curves_are_interpolated_and_held_after_the_last_evaluation() -> None:
     values = _on_grid(np.array([100.0, 200.0]), np.array([10.0, 30.0]), grid)
     assert np.isnan(values[0])
     assert values[1:].tolist() == [10.0, 20.0, 30.0, 30.0]
+
+
+# ---- planning ----
+
+
+def test_one_env_spelt_two_ways_is_one_run() -> None:
+    runs, _ = plan_runs(["ars"], [DISCRETE_ID, f"continuous_cartpole:{DISCRETE_ID}"], 1, quick=True)
+    assert [(run.algo, run.env_id, run.seed) for run in runs] == [("ars", DISCRETE_ID, 0)]
+
+
+def test_full_sb3_budgets_follow_the_table_entry_of_the_env_action_space() -> None:
+    runs, _ = plan_runs(["sb3-ars", "ppo"], ENVS, 1, quick=False)
+    budgets = {(run.algo, run.env_id): run.total_steps for run in runs}
+    assert budgets[("sb3-ars", DISCRETE_ID)] == sb3_hyperparams.entry("sb3-ars", "discrete").budget == 50_000
+    assert budgets[("sb3-ars", CONTINUOUS_ID)] == sb3_hyperparams.entry("sb3-ars", "continuous").budget == 100_000
+    assert budgets[("ppo", DISCRETE_ID)] == 100_000
+
+
+def test_quick_default_matrix_leaves_out_the_slow_off_policy_algorithms() -> None:
+    assert not set(default_algos(quick=True)) & {"sac", "td3"}
+    assert {"sac", "td3"} <= set(default_algos(quick=False))
+
+
+def test_progress_reads_the_env_steps_of_the_last_evaluation(tmp_path: Path) -> None:
+    assert compare_module._steps_so_far(tmp_path) == 0  # not evaluated yet
+    (tmp_path / METRICS_FILE).write_text(
+        "env_steps,wall_seconds,eval_return_mean,eval_return_std\n2000,1.5,20.0,1.0\n4000,3.0,40.0,2.0\n",
+        encoding="utf-8",
+    )
+    assert compare_module._steps_so_far(tmp_path) == 4000
+
+
+# ---- safety of the results folder ----
+
+
+def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    root.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (root / LOCK_FILE).write_text(f"{holder.pid}\n", encoding="utf-8")
+        with pytest.raises(CompareError, match=rf"in use by another compare \(process {holder.pid}"):
+            compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, progress=False)
+        assert not (root / COMPARE_FILE).exists()  # nothing planned, nothing trained
+    finally:
+        holder.kill()
+        holder.wait()
+    with directory_lock(root):  # the dead holder's lock is taken over
+        assert (root / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()}\n"
+        with pytest.raises(CompareError, match=rf"process {os.getpid()}"):  # and ours refuses a second compare
+            compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, progress=False)
+    assert not (root / LOCK_FILE).exists()  # released
+
+
+KILLED_COMPARE = """
+import sys
+
+from baselines import compare
+
+compare.QUICK_BUDGETS = {"ars": 100_000_000}  # never ends by itself: no evaluation before the budget
+if __name__ == "__main__":
+    compare.compare(sys.argv[1], ["ars"], ["DiscreteCartPole-v0"], 2, quick=True, workers=2,
+                    eval_every=100_000_000, progress=False)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == pid:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker processes")
+def test_workers_exit_when_compare_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "killed_compare.py"
+    script.write_text(KILLED_COMPARE, encoding="utf-8")
+    root = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, str(script), str(root)])
+    workers: set[int] = set()
+    try:
+        configs = [root / "runs" / "ars" / DISCRETE_ID / f"seed{seed}" / "config.json" for seed in (0, 1)]
+        deadline = time.monotonic() + 120
+        while not all(path.exists() for path in configs):  # both workers are training
+            assert parent.poll() is None and time.monotonic() < deadline, "the compare did not start its runs"
+            time.sleep(0.2)
+        workers = _children(parent.pid)
+        assert len(workers) >= 2
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "workers outlived their compare"
+    finally:
+        for pid in [parent.pid, *workers]:  # only the processes this test started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+
+
+def test_damage_names_what_is_wrong_with_a_run(tmp_path: Path) -> None:
+    header = "env_steps,wall_seconds,eval_return_mean,eval_return_std\n"
+    sound = {"status": "finished", "env_steps": 4000, "wall_seconds": 2.5, "eval_return_mean": 480.0}
+    (tmp_path / METRICS_FILE).write_text(header + "2000,1.0,20.0,1.0\n4000,2.5,480.0,3.0\n", encoding="utf-8")
+    assert compare_module.damage(tmp_path, sound) is None
+    assert "not a run summary" in compare_module.damage(tmp_path, ["finished"])
+    assert "True for env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": True})
+    assert "lacks env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": None})
+    assert compare_module.damage(tmp_path, {**sound, "status": "failed", "env_steps": None}) is None
+    for rows, problem in (("2000,1.0,20.0\n", "line 2 is cut short"), ("2000,1.0,x,1.0\n", "'x', not a number")):
+        (tmp_path / METRICS_FILE).write_text(header + rows, encoding="utf-8")
+        assert problem in compare_module.damage(tmp_path, sound)
+
+
+def test_plot_names_a_truncated_csv_in_one_line(
+    matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    for name in (RESULTS_CSV, CURVES_CSV):
+        shutil.copy(matrix_dir / name, tmp_path / name)
+    text = (tmp_path / CURVES_CSV).read_text(encoding="utf-8")
+    (tmp_path / CURVES_CSV).write_text(text[: text.rindex(",")], encoding="utf-8")
+    assert main(["plot", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert f"{tmp_path / CURVES_CSV} line " in error and "cut short" in error and error.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "name", [RESULTS_CSV, CURVES_CSV, COMPARE_FILE, "notes.txt", f"runs/ppo/{DISCRETE_ID}/seed0/policy.safetensors"]
+)
+def test_plot_writes_only_image_files(
+    matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    target = root / name
+    before = target.read_bytes() if target.exists() else None
+    assert main(["plot", str(root), "--out", str(target)]) == 2
+    error = capsys.readouterr().err
+    assert "is not an image path" in error and error.count("\n") == 1
+    assert (target.read_bytes() if target.exists() else None) == before
+
+
+def test_plot_writes_both_figures_in_the_format_of_the_suffix(matrix_dir: Path, tmp_path: Path) -> None:
+    for name in (RESULTS_CSV, CURVES_CSV):
+        shutil.copy(matrix_dir / name, tmp_path / name)
+    assert main(["plot", str(tmp_path), "--out", str(tmp_path / "figures" / "curves.svg")]) == 0
+    for name in ("curves.svg", "curves_statistics.svg"):
+        assert b"<svg" in (tmp_path / "figures" / name).read_bytes()[:1000]
+    assert main(["plot", str(tmp_path)]) == 0
+    assert (tmp_path / STATISTICS_PNG).read_bytes().startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_gives_one_line_and_keeps_the_old_files(
+    matrix_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    code: int,
+) -> None:
+    root = tmp_path / "out"
+    shutil.copytree(matrix_dir, root)
+    old = {path: path.read_bytes() for path in root.iterdir() if path.is_file()}
+
+    def refuse(target: Path) -> Path:
+        raise OSError(code, os.strerror(code), str(target))
+
+    monkeypatch.setattr(atomic, "_create_temporary", refuse)
+    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    assert main(["plot", str(root)]) == 2
+    args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
+    assert main([*args, "--no-progress"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(os.strerror(code) in line for line in errors)
+    assert {path: path.read_bytes() for path in root.iterdir() if path.is_file()} == old

@@ -6,6 +6,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Iterator
@@ -18,9 +19,11 @@ from gymnasium.error import DependencyNotInstalled
 from PIL import Image
 
 import baselines
+import baselines.video
 from baselines import cli_play, cli_render
 from baselines.checkpoint import CheckpointError
-from baselines.cli_common import CliError
+from baselines.cli import main
+from baselines.cli_common import ALLOW_HEADLESS_WINDOW, CliError
 from baselines.play import play_frames
 from baselines.rollouts import ScriptedPolicy, grid_frames, rollout_frames
 from baselines.runs import RunError
@@ -103,7 +106,7 @@ def trained_run(tmp_path, monkeypatch) -> Path:
     run_dir.mkdir()
     config = {"algo": "ars", "env_id": "ContinuousCartPole-v0", "config": {"seed": 0}}
     (run_dir / "config.json").write_text(json.dumps(config))
-    monkeypatch.setattr(baselines, "load_policy", lambda path: Balancer())
+    monkeypatch.setattr(baselines, "load_policy", lambda path, checkpoint: Balancer())
     return run_dir
 
 
@@ -356,7 +359,11 @@ def test_the_window_reports_keys_and_closing():
 
 
 def scripted_window(monkeypatch, script: list[list[KeyEvent]]) -> list[np.ndarray]:
-    """Make every FrameWindow read its events from ``script`` (then quit); returns the frames shown."""
+    """Make every FrameWindow read its events from ``script`` (then quit); returns the frames shown.
+
+    The window code runs for real on the dummy video driver, which the commands refuse unless told otherwise.
+    """
+    monkeypatch.setenv(ALLOW_HEADLESS_WINDOW, "1")
     shown: list[np.ndarray] = []
     events = iter(script)
     original_show = FrameWindow.show
@@ -387,6 +394,20 @@ def test_render_human_plays_in_the_window_and_stops_when_it_is_closed(monkeypatc
     assert len(shown) == 3
     assert "not written: the window was closed" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # neither the video nor its temporary file
+
+
+@pytest.mark.parametrize(
+    "argv", [("play",), ("render", "--env", "ContinuousCartPole-v0", "--human"), ("play", "--env", "CartPole-v1")]
+)
+def test_a_window_without_a_display_is_refused_naming_out(argv, monkeypatch, capsys):
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # what pygame falls back to, like "offscreen", with no display
+    monkeypatch.delenv(ALLOW_HEADLESS_WINDOW, raising=False)
+    shown = scripted_window(monkeypatch, [[]] * 1000)
+    monkeypatch.delenv(ALLOW_HEADLESS_WINDOW)
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "needs a display" in err and "--out FILE.gif|FILE.mp4" in err and len(err.strip().splitlines()) == 1
+    assert shown == []
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------------
@@ -505,3 +526,61 @@ def test_scripted_policies_act_like_sb3_predict(space):
     assert np.array_equal(draws[0], draws[1]) and len(np.unique(draws[0])) > 1  # seeded, and not constant
     with pytest.raises(ValueError, match="unknown scripted policy 'greedy'"):
         ScriptedPolicy("greedy", space)
+
+
+def ffmpeg_that_fails_while_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing (frames on stdin): a few bytes of the output, then exit 1, as ffmpeg does when the disk fills up.
+    Reading back runs the real ffmpeg. imageio never looks at ffmpeg's exit status."""
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    real = imageio_ffmpeg.get_ffmpeg_exe()
+    fake = tmp_path / "fake-ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *rawvideo*) ;; *) exec "$0.real" "$@" ;; esac\n'
+        'for last in "$@"; do :; done\n'
+        'printf "\\000\\000\\000\\030ftypisom" > "$last"\n'
+        "cat > /dev/null\n"
+        "echo 'av_interleaved_write_frame(): No space left on device' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    (tmp_path / "fake-ffmpeg.real").symlink_to(real)
+    monkeypatch.setattr(imageio_ffmpeg._io, "get_ffmpeg_exe", lambda: str(fake))
+
+
+def test_an_mp4_that_ffmpeg_fails_to_write_keeps_the_old_video(tmp_path, monkeypatch):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    out = folder / "rollout.mp4"
+    write_video(out, [np.full((400, 600, 3), 255, np.uint8)] * 5, fps=50)
+    good = out.read_bytes()
+    ffmpeg_that_fails_while_writing(tmp_path, monkeypatch)
+    with pytest.raises(VideoError, match="ffmpeg did not write a playable video"):
+        write_video(out, [np.zeros((400, 600, 3), np.uint8)] * 5, fps=50)
+    assert out.read_bytes() == good
+    assert [path.name for path in folder.iterdir()] == ["rollout.mp4"]
+
+
+def test_render_exits_non_zero_when_the_disk_fills_up(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    gif, mp4 = folder / "rollout.gif", folder / "rollout.mp4"
+    gif.write_bytes(b"the previous gif")
+    mp4.write_bytes(b"the previous mp4")
+    argv = ["render", "--env", "ContinuousCartPole-v0", "--max-episode-steps", "5", "--out"]
+
+    def full_disk(path, frames, fps):
+        with open(path, "wb") as file:
+            file.write(b"GIF89a")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(baselines.video, "_write_gif", full_disk)
+        assert main([*argv, str(gif)]) == 2
+    ffmpeg_that_fails_while_writing(tmp_path, monkeypatch)
+    assert main([*argv, str(mp4)]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "ffmpeg did not write a playable video" in err
+    assert "wrote" not in err and len(err.strip().splitlines()) == 2
+    assert (gif.read_bytes(), mp4.read_bytes()) == (b"the previous gif", b"the previous mp4")
+    assert sorted(path.name for path in folder.iterdir()) == ["rollout.gif", "rollout.mp4"]

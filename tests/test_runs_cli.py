@@ -28,7 +28,7 @@ from baselines.checkpoint import CheckpointError, load_checkpoint, save_checkpoi
 from baselines.cli import main
 from baselines.evaluation import evaluate
 from baselines.runs import RunError, RunWriter, prepare_run_dir
-from baselines.training import EVAL_SEED_OFFSET
+from baselines.training import curve_seed
 
 SUMMARY_KEYS = {
     "algo",
@@ -41,7 +41,13 @@ SUMMARY_KEYS = {
     "eval_return_std",
     "solved_env_steps",
     "solved_wall_seconds",
+    "test_return_mean",
+    "test_return_std",
+    "test_return_min",
+    "test_episodes",
+    "test_checkpoint",
 }
+RUN_FILES = ["best_policy.safetensors", "config.json", "metrics.csv", "policy.safetensors", "summary.json"]
 TINY_ARS = ["--n-directions", "4", "--top-b", "2"]
 
 
@@ -238,12 +244,13 @@ def test_train_evaluate_load_policy(
     assert str(out) in captured.out
 
     config = read_json(out / "config.json")
-    assert (config["algo"], config["env_id"]) == (algo, env)
+    registered, _, package = env.rpartition(":")[::-1]  # the run stores the registered id, the package apart
+    assert (config["algo"], config["env_id"], config.get("gym_package")) == (algo, registered, package or None)
     assert config["config"]["seed"] == seed and config["config"]["stop_when_solved"] is False
     assert {name: config["config"][name] for name in expected_config} == expected_config
     summary = read_json(out / "summary.json")
     assert summary.keys() >= SUMMARY_KEYS
-    assert (summary["algo"], summary["env_id"], summary["seed"], summary["device"]) == (algo, env, seed, "cpu")
+    assert (summary["algo"], summary["env_id"], summary["seed"], summary["device"]) == (algo, registered, seed, "cpu")
     assert summary["status"] == "finished" and summary["env_steps"] >= 1200
     rows = read_metrics(out)
     assert len(rows) == summary["evaluations"] >= 2
@@ -252,14 +259,16 @@ def test_train_evaluate_load_policy(
     assert steps == sorted(steps) and walls == sorted(walls) and steps[-1] == summary["env_steps"]
     assert float(rows[-1]["eval_return_mean"]) == summary["eval_return_mean"]
     assert summary["wall_seconds"] >= walls[-1]
-    assert sorted(os.listdir(out)) == ["config.json", "metrics.csv", "policy.safetensors", "summary.json"]
+    assert sorted(os.listdir(out)) == RUN_FILES
 
-    # The saved policy is the final one: replaying the last training-time evaluation gives the same returns.
-    assert main(["evaluate", str(out), "--episodes", "20", "--seed", str(seed + EVAL_SEED_OFFSET), "--json"]) == 0
+    # The last checkpoint is the final policy: replaying the last curve evaluation gives the same returns.
+    last_seed = curve_seed(seed, summary["evaluations"] - 1, 20)
+    args = ["evaluate", str(out), "--episodes", "20", "--seed", str(last_seed), "--checkpoint", "last", "--json"]
+    assert main(args) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["return_mean"] == summary["eval_return_mean"]
     assert result["return_std"] == summary["eval_return_std"]
-    assert (result["algo"], result["env_id"], result["episodes"]) == (algo, env, 20)
+    assert (result["algo"], result["env_id"], result["episodes"]) == (algo, registered, 20)
 
     policy = load_policy(out)
     continuous = "Continuous" in env
@@ -281,11 +290,11 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_metrics(
     records = []
     write_files = RunWriter.on_evaluation
 
-    def interrupt_at_second_evaluation(self: RunWriter, record: Any, policy: Any) -> None:
+    def interrupt_at_second_evaluation(self: RunWriter, record: Any, policy: Any, is_best: bool) -> None:
         records.append(record)
         if len(records) == 2:
             raise KeyboardInterrupt
-        write_files(self, record, policy)
+        write_files(self, record, policy, is_best)
 
     monkeypatch.setattr(RunWriter, "on_evaluation", interrupt_at_second_evaluation)
     out = tmp_path / "run"
@@ -299,9 +308,9 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_metrics(
     assert (summary["evaluations"], summary["checkpoint_env_steps"]) == (1, first.env_steps)
     assert summary["env_steps"] == second.env_steps
     assert summary["eval_return_mean"] == first.eval_return_mean
-    assert sorted(os.listdir(out)) == ["config.json", "metrics.csv", "policy.safetensors", "summary.json"]
+    assert sorted(os.listdir(out)) == RUN_FILES
     # The checkpoint is the policy of the first evaluation.
-    returns = evaluate(load_policy(out), "ContinuousCartPole-v0", episodes=20, seed=5 + EVAL_SEED_OFFSET)
+    returns = evaluate(load_policy(out, "last"), "ContinuousCartPole-v0", episodes=20, seed=curve_seed(5, 0, 20))
     assert float(returns.mean()) == first.eval_return_mean
 
 
@@ -403,7 +412,7 @@ def test_evaluate_refuses_a_bad_checkpoint_naming_it(
 ) -> None:
     run = tmp_path / "run"
     shutil.copytree(ars_run, run)
-    checkpoint = run / "policy.safetensors"
+    checkpoint = run / "best_policy.safetensors"  # the one evaluate loads by default
     if damage == "truncate":
         checkpoint.write_bytes(checkpoint.read_bytes()[:-10])
     elif damage == "torch.save":

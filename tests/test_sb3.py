@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ from baselines import load_policy, sb3, sb3_hyperparams
 from baselines.algorithms import ALGORITHMS
 from baselines.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoint, save_checkpoint
 from baselines.cli import main
+from baselines.devices import warm_up_torch
 from baselines.env_checks import GYMNASIUM_CHECK, SB3_CHECK, EnvCheckError, check_env_for_training
 from baselines.evaluation import evaluate
 from baselines.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, train_run
-from baselines.training import EVAL_SEED_OFFSET
+from baselines.training import curve_seed
 from continuous_cartpole.env import CartPoleEnv
 
 CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
@@ -131,7 +133,7 @@ def test_train_writes_the_run_and_the_checkpoint_reloads_exactly(algo: str, env_
     stored = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
     assert stored["algo"] == algo and stored["config"]["sb3_hyperparams"] == config.sb3_hyperparams
 
-    policy = load_policy(tmp_path / "run")
+    policy = load_policy(tmp_path / "run", "last")
     single, _ = policy.predict(np.zeros(4, dtype=np.float32))
     batch, _ = policy.predict(np.zeros((7, 4), dtype=np.float32))
     if continuous_cartpole.ENV_IDS[env_id]:
@@ -140,7 +142,7 @@ def test_train_writes_the_run_and_the_checkpoint_reloads_exactly(algo: str, env_
     else:
         assert (single.shape, single.dtype, batch.shape, batch.dtype) == ((), np.int64, (7,), np.int64)
     # The checkpoint is the policy of the last evaluation: replaying that evaluation gives the same return.
-    returns = evaluate(policy, env_id, episodes=20, seed=3 + EVAL_SEED_OFFSET)
+    returns = evaluate(policy, env_id, episodes=20, seed=curve_seed(3, summary["evaluations"] - 1, 20))
     assert returns.mean() == pytest.approx(summary["eval_return_mean"])
 
 
@@ -210,7 +212,7 @@ def test_checkpoint_with_mismatched_network_is_refused(tmp_path: Path) -> None:
     metadata["policy_kwargs"] = json.dumps({"net_arch": [8]})  # the stored tensors are 64-wide
     save_checkpoint(run / CHECKPOINT_FILE, tensors, metadata)
     with pytest.raises(CheckpointError, match="does not describe a valid ppo policy"):
-        load_policy(run)
+        load_policy(run, "last")
 
 
 def test_hyperparameters_sb3_rejects_give_a_clear_error_and_a_failed_summary(
@@ -222,3 +224,46 @@ def test_hyperparameters_sb3_rejects_give_a_clear_error_and_a_failed_summary(
     assert "Stable-Baselines3 refused the hyperparameters" in capsys.readouterr().err
     summary = json.loads((out / SUMMARY_FILE).read_text())
     assert summary["status"] == "failed" and "n_steps" in summary["error"]
+
+
+def test_gate_trains_on_gymnasiums_own_envs_and_prints_their_warnings(capsys: pytest.CaptureFixture) -> None:
+    check_env_for_training("CartPole-v1")  # infinite observation bounds: the checkers warn, SB3 trains fine
+    err = capsys.readouterr().err
+    assert f"warning: {GYMNASIUM_CHECK} on Gymnasium's CartPole-v1, trained anyway" in err and "infinity" in err
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", DISCRETE_ID])
+def test_ppo_trains_on_gymnasiums_and_our_env_and_writes_nothing_outside_out(
+    env_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    warm_up_torch()  # importing torch._dynamo creates torch's per-user compile cache in the temp dir, once
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where SB3's default logger makes its SB3-<time> folder
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    out = tmp_path / "run"
+    argv = ["train", "ppo", "--env", env_id, "--out", str(out), "--no-progress", "--device", "cpu"]
+    argv += ["--total-steps", "256", "--eval-every", "256", "--eval-episodes", "20"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert list(temp.iterdir()) == []
+    assert json.loads((out / SUMMARY_FILE).read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize(
+    ("hyperparams", "problem"),
+    [
+        ('{"policy_kwargs": {"net_arch": [-5]}}', "net_arch must be a list of positive integers"),
+        ('{"n_envs": 0}', "n_envs must be a positive integer"),
+        ('{"noise_type": "pink"}', "noise_type must be one of normal, ornstein-uhlenbeck"),
+        ('{"noise_type": "normal"}', "noise_type needs a continuous action space"),
+    ],
+)
+def test_hyperparameters_that_would_fail_inside_sb3_are_one_line_errors(
+    hyperparams: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "ppo", "--env", "DiscreteCartPole-v0", "--out", str(out), "--no-progress"]
+    assert main([*argv, "--hyperparams", hyperparams]) == 2
+    err = capsys.readouterr().err.strip()
+    assert problem in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()

@@ -1,9 +1,11 @@
-"""TorchCartPoleVectorEnv against the NumPy vector env: physics, autoreset, truncation, seeding, validation."""
+"""TorchCartPoleVectorEnv against the NumPy vector env and Gymnasium's SyncVectorEnv: physics, autoreset modes,
+truncation, seeding, the compiled step, validation."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -12,7 +14,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from continuous_cartpole import CartPoleVectorEnv
+from continuous_cartpole.physics import has_failed
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
+
+AutoresetMode = gym.vector.AutoresetMode
 
 torch.set_num_threads(1)
 
@@ -221,14 +226,19 @@ class HostReadRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+@pytest.mark.parametrize("mode", list(AutoresetMode))
 @pytest.mark.parametrize("continuous", [True, False])
-def test_step_without_validation_reads_nothing_on_the_host(continuous: bool) -> None:
-    env = TorchCartPoleVectorEnv(16, continuous=continuous, max_episode_steps=5, validate_actions=False)
+def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mode: AutoresetMode) -> None:
+    env = TorchCartPoleVectorEnv(
+        16, continuous=continuous, max_episode_steps=5, validate_actions=False, autoreset_mode=mode
+    )
     env.reset(seed=0)
     actions = torch.zeros((16, 1)) if continuous else torch.ones(16, dtype=torch.int64)
     with HostReadRecorder() as recorder:
         for _ in range(12):  # through truncations and autoresets
-            env.step(actions)
+            _, _, terminated, truncated, _ = env.step(actions)
+            if mode == AutoresetMode.DISABLED:
+                env.reset(options={"reset_mask": terminated | truncated})
     assert recorder.syncing == []
     with HostReadRecorder() as recorder:  # the recorder does see the validating read
         validating = TorchCartPoleVectorEnv(16, continuous=continuous)
@@ -238,15 +248,20 @@ def test_step_without_validation_reads_nothing_on_the_host(continuous: bool) -> 
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_step_does_not_synchronise() -> None:
-    env = TorchCartPoleVectorEnv(1024, continuous=False, device="cuda", max_episode_steps=5, validate_actions=False)
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_cuda_step_does_not_synchronise(mode: AutoresetMode) -> None:
+    env = TorchCartPoleVectorEnv(
+        1024, continuous=False, device="cuda", max_episode_steps=5, validate_actions=False, autoreset_mode=mode
+    )
     env.reset(seed=0)
     actions = torch.ones(1024, dtype=torch.int64, device="cuda")
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(12):
-            obs, *_ = env.step(actions)
+            obs, _, terminated, truncated, _ = env.step(actions)
+            if mode == AutoresetMode.DISABLED:
+                env.reset(options={"reset_mask": terminated | truncated})
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert obs.device.type == "cuda"
@@ -265,3 +280,193 @@ def test_make_torch_vector_env_reads_the_registered_spec() -> None:
 def test_importing_the_env_package_does_not_import_torch() -> None:
     code = "import sys, continuous_cartpole; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def controller_force(obs: np.ndarray) -> np.ndarray:
+    """A linear controller that keeps the pole up for 500 steps: force in newtons per row of observations."""
+    return obs @ np.array([1.0, 1.6, 18.0, 3.0])
+
+
+def mixed_actions(obs: np.ndarray, rng: np.random.Generator, continuous: bool) -> np.ndarray:
+    """Even sub-envs follow the controller (truncations), odd ones act at random (terminations)."""
+    force = controller_force(obs.astype(np.float64))
+    random = rng.uniform(-10.0, 10.0, len(obs))
+    force = np.where(np.arange(len(obs)) % 2 == 0, force, random)
+    if continuous:
+        return np.clip(force / 10.0, -1.0, 1.0).astype(np.float32)[:, None]
+    return (force > 0).astype(np.int64)
+
+
+def copy_start_states(
+    reference: gym.vector.SyncVectorEnv, torch_env: TorchCartPoleVectorEnv, which: np.ndarray
+) -> None:
+    """Give the reference's freshly reset sub-envs the torch env's start states (the random streams differ)."""
+    for i in np.flatnonzero(which):
+        reference.envs[i].unwrapped.state = tuple(torch_env.state[:, i].tolist())
+
+
+@pytest.mark.parametrize("continuous", [True, False])
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_autoreset_modes_match_gymnasium_sync_vector_env(mode: AutoresetMode, continuous: bool) -> None:
+    """Step for step against SyncVectorEnv over gym.make of our single env, through terminations and truncations."""
+    env_id = "ContinuousCartPole-v0" if continuous else "DiscreteCartPole-v0"
+    num_envs = 6
+    torch_env = make_torch_vector_env(env_id, num_envs, dtype=torch.float64, autoreset_mode=mode.value)
+    reference = gym.vector.SyncVectorEnv([lambda: gym.make(env_id) for _ in range(num_envs)], autoreset_mode=mode)
+    assert torch_env.autoreset_mode == mode and torch_env.metadata["autoreset_mode"] == mode
+    torch_obs, _ = torch_env.reset(seed=0)
+    reference.reset(seed=0)
+    copy_start_states(reference, torch_env, np.ones(num_envs, dtype=bool))
+    rng = np.random.default_rng(0)
+    restarting = np.zeros(num_envs, dtype=bool)
+    terminations = truncations = 0
+    for _ in range(1100):
+        actions = mixed_actions(torch_obs.numpy(), rng, continuous)
+        torch_obs, reward, terminated, truncated, info = torch_env.step(torch.as_tensor(actions))
+        ref_obs, ref_reward, ref_terminated, ref_truncated, ref_info = reference.step(actions)
+        np.testing.assert_array_equal(terminated.numpy(), ref_terminated)
+        np.testing.assert_array_equal(truncated.numpy(), ref_truncated)
+        np.testing.assert_array_equal(reward.numpy(), ref_reward.astype(np.float32))
+        done = ref_terminated | ref_truncated
+        reset_now = restarting if mode == AutoresetMode.NEXT_STEP else np.zeros(num_envs, dtype=bool)
+        if mode == AutoresetMode.SAME_STEP:
+            reset_now = done
+            np.testing.assert_array_equal(info["_final_obs"].numpy(), done)
+            if done.any():
+                final = np.stack(ref_info["final_obs"][done])
+                np.testing.assert_allclose(info["final_obs"].numpy()[done], final, rtol=0, atol=1e-6)
+        else:
+            assert info == {}
+        live = ~reset_now
+        np.testing.assert_allclose(torch_obs.numpy()[live], ref_obs[live], rtol=0, atol=1e-6)
+        if mode == AutoresetMode.DISABLED and done.any():
+            torch_obs, _ = torch_env.reset(options={"reset_mask": torch.as_tensor(done)})
+            reference.reset(options={"reset_mask": done})
+            reset_now = done
+        assert np.all(np.abs(torch_obs.numpy()[reset_now]) <= 0.05)  # fresh start states
+        copy_start_states(reference, torch_env, reset_now)
+        restarting = done
+        terminations += int(ref_terminated.sum())
+        truncations += int(ref_truncated.sum())
+    assert terminations > 20 and truncations >= 6  # many episode ends of both kinds went through the comparison
+
+
+def test_reset_mask_resets_only_the_masked_sub_envs() -> None:
+    env = TorchCartPoleVectorEnv(4, continuous=False, autoreset_mode=AutoresetMode.DISABLED)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(torch.ones(4, dtype=torch.int64))
+    before, steps_before = env.state.clone(), env.steps.clone()
+    mask = torch.tensor([True, False, True, False])
+    obs, info = env.reset(options={"reset_mask": mask})
+    assert info == {} and torch.equal(env.state[:, 1], before[:, 1]) and torch.equal(env.state[:, 3], before[:, 3])
+    assert not torch.equal(env.state[:, 0], before[:, 0]) and obs[mask].abs().max() <= 0.05
+    assert env.steps.tolist() == [0, steps_before[1].item(), 0, steps_before[3].item()]
+    for bad, error in [(np.ones(4, dtype=bool), TypeError), (torch.ones(3, dtype=torch.bool), ValueError)]:
+        with pytest.raises(error, match="reset_mask must be a bool tensor of shape"):
+            env.reset(options={"reset_mask": bad})
+    with pytest.raises(gym.error.ResetNeeded):
+        TorchCartPoleVectorEnv(4).reset(options={"reset_mask": mask})
+
+
+def test_disabled_mode_refuses_to_step_an_ended_episode_when_validating() -> None:
+    env = TorchCartPoleVectorEnv(2, continuous=False, max_episode_steps=2, autoreset_mode="Disabled")
+    env.reset(seed=0)
+    env.step(torch.ones(2, dtype=torch.int64))
+    _, _, _, truncated, _ = env.step(torch.ones(2, dtype=torch.int64))
+    assert truncated.all()
+    with pytest.raises(ValueError, match=r"sub-envs \[0, 1\] ended their episode.*reset_mask"):
+        env.step(torch.ones(2, dtype=torch.int64))
+    env.reset(options={"reset_mask": torch.tensor([True, True])})
+    env.step(torch.ones(2, dtype=torch.int64))
+
+
+def test_autoreset_mode_errors_and_per_instance_metadata() -> None:
+    with pytest.raises(ValueError, match="autoreset_mode must be one of"):
+        TorchCartPoleVectorEnv(2, autoreset_mode="Sometimes")
+    env = TorchCartPoleVectorEnv(2, autoreset_mode=AutoresetMode.SAME_STEP)
+    assert env.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
+    assert TorchCartPoleVectorEnv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+
+
+def test_compiled_step_matches_eager_step() -> None:
+    """compile=True gives the eager results to float32 rounding, with identical flags, through autoresets."""
+    kwargs = {"continuous": False, "max_episode_steps": 15, "autoreset_mode": AutoresetMode.SAME_STEP}
+    with torch._dynamo.config.patch(recompile_limit=1):  # each env compiles its own code: no shared limit
+        TorchCartPoleVectorEnv(8, compile=True, **{**kwargs, "max_episode_steps": 16})
+        fused = TorchCartPoleVectorEnv(8, compile=True, **kwargs)
+    eager = TorchCartPoleVectorEnv(8, **kwargs)
+    assert fused.compile_seconds is not None and fused.compile_seconds > 0 and eager.compile_seconds is None
+    torch.testing.assert_close(fused.reset(seed=4)[0], eager.reset(seed=4)[0], rtol=0, atol=0)
+    generator = torch.Generator().manual_seed(0)
+    ends = 0
+    for _ in range(40):
+        actions = torch.randint(0, 2, (8,), generator=generator)
+        fused_step, eager_step = fused.step(actions), eager.step(actions)
+        for fused_value, eager_value in zip(fused_step[:4], eager_step[:4], strict=True):
+            torch.testing.assert_close(fused_value, eager_value, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(fused_step[4], eager_step[4], rtol=1e-5, atol=1e-6)
+        ends += int(eager_step[4]["_final_obs"].sum())
+    assert ends > 8
+
+
+def test_actions_that_require_grad_are_refused() -> None:
+    env = TorchCartPoleVectorEnv(2, continuous=True)
+    env.reset(seed=0)
+    actions = torch.zeros((2, 1), requires_grad=True)
+    with pytest.raises(ValueError, match=r"actions require grad.*actions\.detach\(\)"):
+        env.step(actions)
+    obs, *_ = env.step(actions.detach())
+    assert not obs.requires_grad
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:3", torch.device("cuda")])
+def test_cuda_without_a_gpu_is_a_one_line_error(device: str | torch.device) -> None:
+    with pytest.raises(ValueError, match=r"no CUDA device available; use device='cpu'"):
+        TorchCartPoleVectorEnv(2, device=device)
+
+
+def test_unknown_device_is_a_one_line_error() -> None:
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        TorchCartPoleVectorEnv(2, device="gpu")
+
+
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_non_finite_state_warns_when_validating(mode: AutoresetMode) -> None:
+    env = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode=mode)
+    env.reset(seed=0)
+    env.state[:, 1] = float("nan")  # a state set by hand
+    with pytest.warns(UserWarning, match=r"sub-envs \[1\] reached a non-finite state"):
+        _, _, terminated, _, _ = env.step(torch.ones(3, dtype=torch.int64))
+    nan = torch.tensor(float("nan"))
+    assert terminated.tolist() == [False, bool(has_failed(env.params, nan, nan)), False]  # the physics rule decides
+
+    quiet = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode=mode, validate_actions=False)
+    quiet.reset(seed=0)
+    quiet.state[:, 1] = float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet.step(torch.ones(3, dtype=torch.int64))  # unchecked: no host read, so no warning
+
+
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_physics_blocks_join_like_one_batch(mode: AutoresetMode) -> None:
+    """The CPU path steps large batches in blocks; small blocks here must give exactly the one-block results."""
+    whole = TorchCartPoleVectorEnv(10, continuous=False, max_episode_steps=6, autoreset_mode=mode)
+    blocked = TorchCartPoleVectorEnv(10, continuous=False, max_episode_steps=6, autoreset_mode=mode)
+    blocked._block = 4  # blocks of 4, 4 and 2 sub-envs
+    whole.reset(seed=2)
+    blocked.reset(seed=2)
+    for step in range(14):
+        actions = torch.tensor([step % 2] * 5 + [1] * 5)
+        *one, one_info = whole.step(actions)
+        *other, other_info = blocked.step(actions)
+        assert all(torch.equal(a, b) for a, b in zip(one, other, strict=True))
+        assert one_info.keys() == other_info.keys()
+        assert all(torch.equal(one_info[key], other_info[key]) for key in one_info)
+        if mode == AutoresetMode.DISABLED:
+            mask = whole.prev_done.clone()
+            whole.reset(options={"reset_mask": mask})
+            blocked.reset(options={"reset_mask": mask})
+    assert torch.equal(whole.state, blocked.state) and torch.equal(whole.steps, blocked.steps)

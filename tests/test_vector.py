@@ -29,7 +29,7 @@ def test_make_vec_returns_the_native_vector_env_with_the_spec_time_limit(env_id)
 @pytest.mark.parametrize("env_id", IDS)
 def test_one_sub_env_reproduces_the_single_env_through_resets_and_the_time_limit(env_id):
     single = gym.make(env_id, max_episode_steps=60)
-    envs = gym.make_vec(env_id, num_envs=1, max_episode_steps=60)
+    envs = gym.make_vec(env_id, num_envs=1, max_episode_steps=60, dtype=np.float64)
     rng = np.random.default_rng(0)
     obs_s, _ = single.reset(seed=42)
     obs_v, _ = envs.reset(seed=42)
@@ -93,8 +93,8 @@ def test_same_seed_and_actions_give_the_same_outputs(env_id):
 
 
 def test_float32_state_stays_within_float32_rounding_of_the_float64_state():
-    exact = CartPoleVectorEnv(num_envs=256, continuous=True)
-    fast = CartPoleVectorEnv(num_envs=256, continuous=True, dtype=np.float32)
+    exact = CartPoleVectorEnv(num_envs=256, continuous=True, dtype=np.float64)
+    fast = CartPoleVectorEnv(num_envs=256, continuous=True)  # float32 is the default
     exact.reset(seed=1)
     fast.reset(seed=1)
     actions = np.linspace(-1, 1, 256, dtype=np.float32)[:, None]
