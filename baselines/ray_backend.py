@@ -28,25 +28,28 @@ import hashlib
 import platform
 import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from baselines.atomic import atomic_write_bytes
-from baselines.checkpoint import CHECKPOINT_FILE
 from baselines.compare import (
+    POLL_SECONDS,
     WORKER_ERROR_FILE,
     CompareError,
     CompareSettings,
     RunSpec,
+    _budget_steps,
     _clear_stale_outcome,
-    _init_worker,
+    init_training_process,
     is_finished,
+    steps_bar,
     train_one,
     write_worker_error,
 )
-from baselines.runs import CONFIG_FILE, FAILED, FINISHED, METRICS_FILE, SUMMARY_FILE, prepare_run_dir
+from baselines.runs import FAILED, FINISHED, RUN_FILES, SUMMARY_FILE, prepare_run_dir
 
 LOCAL = "local"  # --ray local: a Ray instance on this machine only
 RAY_EXTRA_HINT = 'pip install "continuous-cartpole[ray]"'
@@ -56,7 +59,7 @@ CONNECT_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 300.0  # a node's first task installs the runtime environment: allow for a slow file system
 TASK_TEMP_PREFIX = "cartpole-run-"
 FINGERPRINT_PACKAGES = ("torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib", "safetensors")
-RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINT_FILE, WORKER_ERROR_FILE)
+RETURNED_FILES = (*RUN_FILES, WORKER_ERROR_FILE)  # what a task may send back
 OUTCOME_FILES = (SUMMARY_FILE, WORKER_ERROR_FILE)  # written last: their presence says the run is over
 
 
@@ -95,7 +98,7 @@ def train_on_node(run: RunSpec, settings: CompareSettings, device: str) -> dict[
     with tempfile.TemporaryDirectory(prefix=TASK_TEMP_PREFIX) as temp:
         run_dir = Path(temp) / "run"
         try:
-            _init_worker()
+            init_training_process()
             outcome = train_one(run, str(run_dir), settings, device)
         except Exception as error:  # train_one records training errors itself; this is anything around it
             reason = f"{type(error).__name__}: {error}"
@@ -131,7 +134,7 @@ def run_matrix_on_ray(
     Trains every run of ``runs`` that is not finished yet, one Ray task per run, and writes each run's files into
     its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled).
     """
-    ray = _import_ray()
+    ray = check_ray_address(address)
     started_here = _connect(ray, address)
     try:
         gpus = gpus_per_task(ray, address, device)
@@ -143,33 +146,17 @@ def run_matrix_on_ray(
             ray.shutdown()
 
 
-def _import_ray() -> Any:
+def check_ray_address(address: str) -> Any:
+    """The ``ray`` module, once Ray is installed and ``address`` is ``"local"`` or a ``HOST:PORT`` that answers.
+
+    Fails in seconds with the fix, rather than after Ray's own minute of retries.
+    """
     try:
         import ray
     except ImportError as error:
         raise CompareError(f"--ray needs Ray, which is not installed ({error}); {RAY_EXTRA_HINT}") from None
-    return ray
-
-
-def _connect(ray: Any, address: str) -> bool:
-    """Connect to the cluster (``"local"``: start a fresh instance here); ``False`` if already connected."""
-    if ray.is_initialized():
-        return False
-    if address != LOCAL:
-        _check_reachable(address)
-    runtime_env = {"py_modules": _package_dirs(), "excludes": ["__pycache__"]}
-    try:
-        ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
-    except Exception as error:  # Ray raises ConnectionError, RuntimeError or its own errors, by version
-        raise CompareError(
-            f"cannot connect to the Ray cluster at {address} ({_first_line(error)}); run compare on a node of that "
-            f"cluster (the head), or {START_HINT}"
-        ) from None
-    return True
-
-
-def _check_reachable(address: str) -> None:
-    """Fail in seconds with the fix, rather than after Ray's own minute of retries."""
+    if address == LOCAL:
+        return ray
     host, _, port = address.rpartition(":")
     if "://" in address:
         raise CompareError(
@@ -184,6 +171,22 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as error:
         raise CompareError(f"no Ray cluster answers at {address} ({error}); {START_HINT}, or use --ray local") from None
+    return ray
+
+
+def _connect(ray: Any, address: str) -> bool:
+    """Connect to the cluster (``"local"``: start a fresh instance here); ``False`` if already connected."""
+    if ray.is_initialized():
+        return False
+    runtime_env = {"py_modules": _package_dirs(), "excludes": ["__pycache__"]}
+    try:
+        ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
+    except Exception as error:  # Ray raises ConnectionError, RuntimeError or its own errors, by version
+        raise CompareError(
+            f"cannot connect to the Ray cluster at {address} ({_first_line(error)}); run compare on a node of that "
+            f"cluster (the head), or {START_HINT}"
+        ) from None
+    return True
 
 
 def _package_dirs() -> list[str]:
@@ -223,15 +226,20 @@ def _probe_nodes(ray: Any, expected: dict[str, str]) -> None:
         for node in ray.nodes()
         if node["Alive"]
     ]
-    try:
-        reports = ray.get(refs, timeout=PROBE_TIMEOUT_S)
-    except ray.exceptions.GetTimeoutError:
-        raise CompareError(f"a Ray node did not answer within {PROBE_TIMEOUT_S:.0f} s; check `ray status`") from None
-    except ray.exceptions.RayError as error:
-        raise CompareError(
-            f"a Ray node cannot run the package's code ({_first_line(error)}); {RAY_EXTRA_HINT} there"
-        ) from None
-    for report in reports:
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    for ref in refs:
+        try:
+            report = ray.get(ref, timeout=max(deadline - time.monotonic(), 0))
+        except ray.exceptions.TaskUnschedulableError:
+            continue  # the node died since ray.nodes() listed it (the cluster notices a lost node in seconds)
+        except ray.exceptions.GetTimeoutError:
+            raise CompareError(
+                f"a Ray node did not answer within {PROBE_TIMEOUT_S:.0f} s; check `ray status`"
+            ) from None
+        except ray.exceptions.RayError as error:
+            raise CompareError(
+                f"a Ray node cannot run the package's code ({_first_line(error)}); {RAY_EXTRA_HINT} there"
+            ) from None
         check_fingerprint(report["node"], report["fingerprint"], expected)
 
 
@@ -263,8 +271,6 @@ def _run_tasks(
     expected: dict[str, str],
     progress: bool,
 ) -> None:
-    from tqdm.auto import tqdm
-
     task = ray.remote(train_on_node).options(
         num_cpus=1, num_gpus=gpus, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False
     )
@@ -274,15 +280,18 @@ def _run_tasks(
         _clear_stale_outcome(run.run_dir(root))
         pending[task.remote(run, settings, device)] = run
     failed = 0
-    bar = tqdm(total=len(runs), initial=len(runs) - len(todo), desc="compare", unit="run", disable=not progress)
+    done_steps = sum(_budget_steps(run) for run in runs if run not in todo)
+    bar = steps_bar(runs, done_steps, progress)  # runs in flight train on other machines: counted when they end
     try:
         while pending:
-            [ref], _ = ray.wait(list(pending), num_returns=1)
-            run = pending.pop(ref)
-            outcome = _receive(ray, ref, run, root, expected)
-            failed += outcome["status"] != FINISHED
-            bar.set_postfix_str(f"failed={failed} last: {run.label()}: {outcome['text']}", refresh=False)
-            bar.update(1)
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            for ref in ready:
+                run = pending.pop(ref)
+                outcome = _receive(ray, ref, run, root, expected)
+                failed += outcome["status"] != FINISHED
+                bar.update(_budget_steps(run))
+                bar.set_postfix_str(f"failed={failed} last: {run.label()}: {outcome['text']}", refresh=False)
+            bar.refresh()
     finally:
         bar.close()
         for ref in pending:  # interrupted, or a node refused: stop the runs still queued or training
@@ -315,9 +324,9 @@ def _first_line(error: BaseException) -> str:
 
 def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
     """Replace the run's files by ``files`` (names as a node returned them), each atomically, the outcome last."""
-    unexpected = [name for name in files if name not in RUN_FILES]
+    unexpected = [name for name in files if name not in RETURNED_FILES]
     if unexpected:
         raise CompareError(f"a Ray task returned files a run does not write: {', '.join(map(repr, unexpected))}")
-    prepare_run_dir(run_dir, True, RUN_FILES)
+    prepare_run_dir(run_dir, True, RETURNED_FILES)
     for name in sorted(files, key=lambda name: name in OUTCOME_FILES):
         atomic_write_bytes(run_dir / name, files[name])

@@ -7,10 +7,12 @@ import csv
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -22,9 +24,21 @@ import pytest
 import torch
 
 from baselines import compare as compare_module
-from baselines.checkpoint import CHECKPOINT_FILE, load_checkpoint
-from baselines.compare import WORKER_ERROR_FILE, CompareError, CompareSettings, RunSpec, plan_runs, run_matrix
-from baselines.runs import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
+from baselines.algorithms import CHECKPOINT_FILES
+from baselines.checkpoint import load_checkpoint
+from baselines.cli import main
+from baselines.compare import (
+    COMPARE_FILE,
+    RESULTS_MD,
+    WORKER_ERROR_FILE,
+    CompareError,
+    CompareSettings,
+    RunSpec,
+    plan_runs,
+    run_matrix,
+)
+from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG
+from baselines.runs import METRICS_FILE, RUN_FILES, SUMMARY_FILE
 
 try:
     import ray
@@ -82,12 +96,15 @@ class Node:
 class LoopbackCluster:
     def __init__(self, base: Path) -> None:
         self.base = base
+        # Ray's sockets live under its temp dir, and a Unix socket path has at most 107 bytes: pytest's tmp_path
+        # is too deep for that, so Ray's own files go to a short directory of their own.
+        self.ray_temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp" if os.path.isdir("/tmp") else None))
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[Node] = []
 
     def add_node(self, name: str, head: bool = False, cpus: int = 1) -> Node:
-        ray_temp, task_temp = self.base / name / "ray", self.base / name / "tmp"
+        ray_temp, task_temp = self.ray_temp / name, self.base / name / "tmp"
         task_temp.mkdir(parents=True)
         if head:
             role = ["--head", "--port", str(self.port), "--include-dashboard=false"]
@@ -132,6 +149,7 @@ class LoopbackCluster:
             ray.shutdown()
         for node in reversed(self.nodes):
             node.kill()
+        shutil.rmtree(self.ray_temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +237,7 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
     assert worker.process.poll() is not None
     run_matrix(tmp_path / "local", runs, SETTINGS, workers=2, progress=False)
 
-    run_files = {CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, CHECKPOINT_FILE}
-    expected = {f"{run.run_dir(Path()).as_posix()}/{name}" for run in runs[:-1] for name in run_files}
+    expected = {f"{run.run_dir(Path()).as_posix()}/{name}" for run in runs[:-1] for name in RUN_FILES}
     expected.add(f"{failing.run_dir(Path()).as_posix()}/{WORKER_ERROR_FILE}")
     assert files_under(tmp_path / "ray") == expected == files_under(tmp_path / "local")  # no stray files
     error = (failing.run_dir(tmp_path / "ray") / WORKER_ERROR_FILE).read_text()
@@ -242,10 +259,11 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
             for row in read_csv(local / METRICS_FILE)
         ]
         assert curve == local_curve, run.label()
-        tensors, metadata = load_checkpoint(on_ray / CHECKPOINT_FILE)  # not bytes: safetensors orders its header freely
-        local_tensors, local_metadata = load_checkpoint(local / CHECKPOINT_FILE)
-        assert metadata == local_metadata and tensors.keys() == local_tensors.keys()
-        assert all(torch.equal(tensors[name], local_tensors[name]) for name in tensors), run.label()
+        for checkpoint in CHECKPOINT_FILES.values():  # not bytes: safetensors orders its header freely
+            tensors, metadata = load_checkpoint(on_ray / checkpoint)
+            local_tensors, local_metadata = load_checkpoint(local / checkpoint)
+            assert metadata == local_metadata and tensors.keys() == local_tensors.keys()
+            assert all(torch.equal(tensors[name], local_tensors[name]) for name in tensors), (run.label(), checkpoint)
     # The nodes wrote only inside their tasks' temporary directories, and removed them, except the killed node,
     # whose in-flight run's directory stayed behind (it was killed mid-run, which is the point).
     assert not list(head.task_temp.glob(f"{TASK_TEMP_PREFIX}*"))
@@ -265,7 +283,20 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
 
 
 @needs_ray
-def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path) -> None:
+def test_compare_cli_runs_on_the_cluster(cluster: LoopbackCluster, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["compare", "--ray", cluster.address, "--out", str(out), "--algos", "ars", "--envs", ENVS[1]]
+    assert main([*args, "--seeds", "1", "--quick", "--no-progress"]) == 0
+    [row] = read_csv(out / RESULTS_CSV)
+    assert (row["algo"], row["env_id"], row["seed"], row["status"]) == ("ars", ENVS[1], "0", "finished")
+    assert int(row["solved_env_steps"]) > 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        [COMPARE_FILE, "runs", RESULTS_CSV, CURVES_CSV, RESULTS_MD, CURVES_PNG, STATISTICS_PNG]
+    )
+
+
+@needs_ray
+def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from baselines.ray_backend import run_matrix_on_ray
 
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
@@ -277,6 +308,10 @@ def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path) -> No
     with pytest.raises(CompareError, match=r"Ray Client \(ray://\) is not supported"):
         run_matrix_on_ray(tmp_path, runs, SETTINGS, "ray://head:10001", progress=False)
     assert not ray.is_initialized() and not list(tmp_path.iterdir())
+    out = tmp_path / "out"
+    assert main(["compare", "--ray", address, "--out", str(out), "--quick", "--no-progress"]) == 2
+    assert f"no Ray cluster answers at {address}" in capsys.readouterr().err
+    assert not out.exists()  # refused before anything was written
 
 
 def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -307,11 +342,11 @@ def test_cpu_less_clusters_are_refused_and_auto_asks_for_a_gpu_only_where_there_
 def test_baselines_and_the_local_compare_never_import_ray(tmp_path: Path) -> None:
     script = f"""
         import sys
-        import baselines, baselines.cli, baselines.compare, baselines.cli_compare
-        from baselines.compare import compare
+        import baselines
+        from baselines.cli import main
         if __name__ == "__main__":
-            compare({str(tmp_path / "out")!r}, ["ars"], ["DiscreteCartPole-v0"], 1, quick=True, workers=1,
-                    progress=False)
+            args = ["--algos", "ars", "--envs", "DiscreteCartPole-v0", "--seeds", "1", "--quick", "--workers", "1"]
+            assert main(["compare", "--out", {str(tmp_path / "out")!r}, *args, "--no-progress"]) == 0
             assert "ray" not in sys.modules, "Ray was imported"
             print("ok")
     """
