@@ -53,6 +53,9 @@ BUDGETS = {"ars": 4_000, "reinforce": 4_000}
 SETTINGS = CompareSettings(quick=True, eval_every=1_000, eval_episodes=20)
 WALL_CLOCK_FIELDS = {"wall_seconds", "solved_wall_seconds"}
 NODE_START_TIMEOUT_S = 90.0
+# No usage reports (no traffic off the machine), and no token authentication: Ray 2.60 turns it on for a new cluster
+# when ~/.ray/auth_token exists, which any earlier `ray.init()` on this machine may have created.
+TEST_CLUSTER_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 # Ray 2.60 rewrites 127.0.0.1 to the machine's network address (services.resolve_ip_for_localhost), which would bind
 # the test cluster to the network. Making that function the identity keeps every address, bind and connection of
@@ -116,7 +119,7 @@ class LoopbackCluster:
         command += ["--temp-dir", str(ray_temp), "--disable-usage-stats", "--block"]
         # No PYTHONPATH and a neutral working directory: the nodes get the package's code from the driver.
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env.update(TMPDIR=str(task_temp), RAY_USAGE_STATS_ENABLED="0")
+        env.update(TMPDIR=str(task_temp), **TEST_CLUSTER_ENV)
         log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115  (the node outlives this function)
         process = subprocess.Popen(
             command, cwd=self.base, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -157,7 +160,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluste
     cluster = LoopbackCluster(tmp_path_factory.mktemp("ray"))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("ray._private.services.resolve_ip_for_localhost", lambda host: host)
-        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        for name, value in TEST_CLUSTER_ENV.items():
+            patch.setenv(name, value)
         try:
             cluster.add_node("head", head=True)
             cluster.add_node("worker")
