@@ -82,18 +82,28 @@ class Node:
     killed: list[str] = field(default_factory=list)
 
     def kill(self) -> None:
-        """SIGKILL the node's process group, then any process still naming the node's temp dir (a lost machine)."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-        for process in Path("/proc").glob("[0-9]*"):
-            try:
-                named = str(self.ray_temp).encode() in (process / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if named:
+        """Freeze every process of the node, then kill them all: a lost machine cleans nothing up.
+
+        Ray starts each worker in a process group of its own, in the node's session: the session, and the node's
+        temp dir on a command line, find them all.
+        """
+        for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGKILL):  # the last pass: anything started meanwhile
+            for pid in self.processes():
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(process.name), signal.SIGKILL)
+                    os.kill(pid, sig)
+        self.process.wait()
+
+    def processes(self) -> list[int]:
+        found = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            pid = int(entry.name)
+            try:
+                named = str(self.ray_temp).encode() in (entry / "cmdline").read_bytes()
+                if named or os.getsid(pid) == self.process.pid:
+                    found.append(pid)
+            except OSError:  # ended meanwhile
+                continue
+        return found
 
 
 class LoopbackCluster:
