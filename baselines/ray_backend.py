@@ -68,13 +68,12 @@ OUTCOME_FILES = (SUMMARY_FILE, WORKER_ERROR_FILE)  # written last: their presenc
 
 def environment_fingerprint() -> dict[str, str]:
     """What must be equal on the driver and every node for their runs to be the same runs."""
-    import baselines
     import continuous_cartpole
 
     fingerprint = {
         "python": ".".join(platform.python_version_tuple()[:2]),
         "continuous-cartpole": continuous_cartpole.__version__,
-        "code": _code_hash(Path(continuous_cartpole.__file__).parent, Path(baselines.__file__).parent),
+        "code": _code_hash(*map(Path, _package_dirs())),
     }
     for package in FINGERPRINT_PACKAGES:
         try:
@@ -190,6 +189,7 @@ def _connect(ray: Any, address: str) -> bool:
 
 
 def _package_dirs() -> list[str]:
+    """The package's code, as imported here: what the driver ships to the nodes, and what a node hashes."""
     import baselines
     import continuous_cartpole
 
