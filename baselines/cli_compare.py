@@ -53,6 +53,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="parallel worker processes (default: the CPU count)",
     )
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run on the Ray cluster whose head is at HOST:PORT (run compare on a node of it, e.g. the head), or "
+        "'local' for a Ray instance on this machine; one task per run, retried elsewhere when its node dies; "
+        '--workers is then unused (needs pip install "continuous-cartpole[ray]")',
+    )
     parser.add_argument("--device", choices=DEVICES, default="cpu", help="torch device of every run (default: cpu)")
     parser.add_argument(
         "--eval-every", type=int, default=None, metavar="N", help="env steps between evaluations (default: 2000)"
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             eval_every=args.eval_every if args.eval_every is not None else EVAL_EVERY,
             eval_episodes=args.eval_episodes,
             progress=not args.no_progress,
+            ray_address=args.ray,
         )
     except (CompareError, PlotError) as error:
         raise CliError(str(error)) from error

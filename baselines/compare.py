@@ -17,6 +17,9 @@ slots keep going. Re-running into the same ``DIR`` skips the runs whose summary 
 others, and so are damaged runs (a truncated metrics.csv, a summary with wrong types); the results files always
 describe every run planned into ``DIR``. Only one ``compare`` uses a ``DIR`` at a time (``compare.lock``), and a
 worker exits when its parent dies, even by SIGKILL, so no orphan keeps training into ``DIR``.
+
+``compare(..., ray_address=...)`` trains the same runs as Ray tasks on a cluster instead of local worker processes
+(``baselines.ray_backend``); planning, resuming, the lock and the results files stay the same.
 """
 
 from __future__ import annotations
@@ -318,25 +321,14 @@ def run_matrix(
     progress: bool = True,
 ) -> None:
     """Train every run of ``runs`` that is not finished yet, ``workers`` at a time; interruptions propagate."""
-    from tqdm.auto import tqdm
-
     if workers < 1:
         raise CompareError(f"--workers must be at least 1, got {workers}")
     todo = deque(run for run in runs if not is_finished(run.run_dir(root)))
     slots: list[ProcessPoolExecutor | None] = [None] * min(workers, max(len(todo), 1))
     running: dict[Future, tuple[int, RunSpec]] = {}
     failed = 0
-    # The bar counts env steps summed over the runs: a run that ends (solved early, or failed) counts as its budget.
     done_steps = sum(_budget_steps(run) for run in runs if run not in todo)
-    bar = tqdm(
-        total=sum(_budget_steps(run) for run in runs),
-        initial=done_steps,
-        desc="compare",
-        unit=" steps",
-        unit_scale=True,
-        disable=not progress,
-        smoothing=0.05,
-    )
+    bar = steps_bar(runs, done_steps, progress)
     try:
         while todo or running:
             busy = {slot for slot, _ in running.values()}
@@ -369,6 +361,21 @@ def run_matrix(
                 executor.shutdown(wait=True, cancel_futures=True)
 
 
+def steps_bar(runs: Sequence[RunSpec], done_steps: int, progress: bool) -> Any:
+    """The bar counts env steps summed over the runs: a run that ends (solved early, or failed) counts as its budget."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=sum(_budget_steps(run) for run in runs),
+        initial=done_steps,
+        desc="compare",
+        unit=" steps",
+        unit_scale=True,
+        disable=not progress,
+        smoothing=0.05,
+    )
+
+
 def _budget_steps(run: RunSpec) -> int:
     return run.total_steps if run.total_steps is not None else QUICK_DEFAULT_BUDGET
 
@@ -393,11 +400,16 @@ def _new_worker() -> ProcessPoolExecutor:
 
 
 def _init_worker(parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
+    init_training_process()
+
+
+def init_training_process() -> None:
+    """What a process that trains runs first (here and on Ray nodes): one torch thread, torch's lazy imports paid."""
     import torch
 
     from baselines.devices import warm_up_torch
 
-    exit_with_parent(parent_pid)
     torch.set_num_threads(1)  # resolve_device does this again for "cpu"; here it also covers "auto" on CPU
     warm_up_torch()
 
@@ -785,8 +797,12 @@ def compare(
     eval_every: int = EVAL_EVERY,
     eval_episodes: int = 20,
     progress: bool = True,
+    ray_address: str | None = None,
 ) -> list[dict[str, Any]]:
     """Plan, run (resuming), and summarise; returns the results rows. Writes the results also when interrupted.
+
+    ``ray_address`` (``HOST:PORT`` of a Ray cluster's head, or ``"local"``) runs the matrix on Ray
+    (``baselines.ray_backend``) instead of ``workers`` local processes; ``None`` never imports Ray.
 
     ``OSError`` (a full or read-only disk) propagates; every file is written atomically, so old ones stay intact.
 
@@ -797,6 +813,10 @@ def compare(
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")
     if workers < 1:  # before record_plan writes anything into root
         raise CompareError(f"--workers must be at least 1, got {workers}")
+    if ray_address is not None:  # Ray missing or a bad address: refused before anything is written
+        from baselines.ray_backend import check_ray_address
+
+        check_ray_address(ray_address)
     settings = CompareSettings(quick=quick, eval_every=eval_every, eval_episodes=eval_episodes)
     runs, skipped = plan_runs(algos, env_ids, seeds, quick)
     for note in skipped:
@@ -807,7 +827,12 @@ def compare(
     with directory_lock(root):
         planned = record_plan(root, settings, runs)
         try:
-            run_matrix(root, runs, settings, workers, device=device, progress=progress)
+            if ray_address is None:
+                run_matrix(root, runs, settings, workers, device=device, progress=progress)
+            else:
+                from baselines.ray_backend import run_matrix_on_ray
+
+                run_matrix_on_ray(root, runs, settings, ray_address, device=device, progress=progress)
         finally:
             rows = write_results(root, planned, settings)
     return rows
