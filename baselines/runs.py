@@ -35,6 +35,7 @@ METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 METRICS_COLUMNS = ("env_steps", "wall_seconds", "eval_return_mean", "eval_return_std")
 RUN_FORMAT = "continuous-cartpole-run/1"
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, *CHECKPOINT_FILES.values())  # every file a run writes
 # The held-out test in summary.json (``compare`` reads these names); ``None`` unless the run finished.
 TEST_KEYS = ("test_return_mean", "test_return_std", "test_return_min", "test_episodes", "test_checkpoint")
 
@@ -197,7 +198,7 @@ def train_run(
             tensorboard.check_tensorboard()
         except ValueError as error:
             raise RunError(str(error)) from error
-    prepare_run_dir(out, overwrite, [CONFIG_FILE, METRICS_FILE, SUMMARY_FILE, *CHECKPOINT_FILES.values()])
+    prepare_run_dir(out, overwrite, RUN_FILES)
     if tensorboard_log is not None:
         monitor.scalars = tensorboard.open_writer(tensorboard_log, algo, config.env_id, config.seed)
     env_id = env_id or config.env_id

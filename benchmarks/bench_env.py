@@ -1,9 +1,10 @@
 """Speed of our envs against Gymnasium's CartPole, measured in one run on the same machine.
 
-    python benchmarks/bench_env.py [--reps 7] [--quick]
+    python benchmarks/bench_env.py [--reps 7] [--quick] [--cpu-time]
 
 Prints medians over repetitions and the ratios ours / Gymnasium: the time of one ``gym.make`` env step (lower is
-better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better).
+better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better). Every repetition times
+Gymnasium and ours one after the other, and a ratio is the median of the per-repetition ratios.
 """
 
 from __future__ import annotations
@@ -18,22 +19,35 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as GymnasiumCartPoleVectorEnv
 
-import continuous_cartpole
-from continuous_cartpole import CartPoleVectorEnv
+from continuous_cartpole import ENV_IDS, CartPoleVectorEnv
 
 
-def median_seconds(run: Callable[[], None], reps: int) -> float:
-    run()  # warm-up
-    times = []
+def interleaved_seconds(
+    runs: dict[str, Callable[[], None]], reps: int, clock: Callable[[], float] = time.perf_counter
+) -> dict[str, list[float]]:
+    """Seconds of every repetition of each run, the runs timed in turn within a repetition.
+
+    On a shared machine the load drifts during a benchmark; timing Gymnasium and ours side by side in every
+    repetition exposes both to the same load, so the per-repetition ratios stay comparable.
+    """
+    for run in runs.values():
+        run()  # warm-up
+    times: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(reps):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for label, run in runs.items():
+            start = clock()
+            run()
+            times[label].append(clock() - start)
+    return times
 
 
-def single_step_us(env_id: str, steps: int, reps: int) -> float:
-    """Mean time of one step through gym.make's wrappers; actions alternate so episodes last, resets included."""
+def median_ratio(ours: list[float], reference: list[float]) -> float:
+    """The median over repetitions of ours / reference, both times of the same repetition."""
+    return statistics.median(a / b for a, b in zip(ours, reference, strict=True))
+
+
+def single_steps(env_id: str, steps: int) -> Callable[[], None]:
+    """``steps`` steps through gym.make's wrappers; actions alternate so episodes last, resets included."""
     env = gym.make(env_id)
     continuous = isinstance(env.action_space, gym.spaces.Box)
     actions = [np.array([1.0], np.float32), np.array([-1.0], np.float32)] if continuous else [1, 0]
@@ -45,10 +59,11 @@ def single_step_us(env_id: str, steps: int, reps: int) -> float:
             if terminated or truncated:
                 env.reset()
 
-    return median_seconds(run, reps) / steps * 1e6
+    return run
 
 
-def vector_steps_per_second(envs: gym.vector.VectorEnv, steps: int, reps: int) -> float:
+def vector_steps(envs: gym.vector.VectorEnv, steps: int) -> Callable[[], None]:
+    """``steps`` batched steps with pre-drawn random actions (autoresets included)."""
     rng = np.random.default_rng(0)
     if isinstance(envs.single_action_space, gym.spaces.Box):
         actions = rng.uniform(-1, 1, size=(8, envs.num_envs, 1)).astype(np.float32)
@@ -60,41 +75,56 @@ def vector_steps_per_second(envs: gym.vector.VectorEnv, steps: int, reps: int) -
         for i in range(steps):
             envs.step(actions[i & 7])
 
-    return envs.num_envs * steps / median_seconds(run, reps)
+    return run
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=7, help="repetitions; medians are reported")
     parser.add_argument("--quick", action="store_true", help="fewer steps per repetition")
+    parser.add_argument(
+        "--cpu-time", action="store_true", help="time this process's CPU time, which a loaded machine disturbs less"
+    )
     args = parser.parse_args()
+    clock = time.process_time if args.cpu_time else time.perf_counter
     scale = 0.2 if args.quick else 1.0
     print(
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
-        f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} repetitions\n"
+        f"numpy {np.__version__}, gymnasium {gym.__version__}; medians of {args.reps} interleaved repetitions, "
+        f"{'CPU' if args.cpu_time else 'wall-clock'} time\n"
     )
 
     steps = int(20_000 * scale)
-    reference = single_step_us("CartPole-v1", steps, args.reps)
+    reference = "CartPole-v1"
+    times = interleaved_seconds(
+        {env_id: single_steps(env_id, steps) for env_id in (reference, *ENV_IDS)}, args.reps, clock
+    )
     print("| one gym.make step | us/step | ours / CartPole-v1 (lower is better) |")
     print("|---|---|---|")
-    print(f"| CartPole-v1 (Gymnasium) | {reference:.2f} | 1.00 |")
-    for env_id in continuous_cartpole.ENV_IDS:
-        ours = single_step_us(env_id, steps, args.reps)
-        print(f"| {env_id} | {ours:.2f} | {ours / reference:.2f} |")
+    for env_id, seconds in times.items():
+        us = statistics.median(seconds) / steps * 1e6
+        print(
+            f"| {env_id}{' (Gymnasium)' if env_id == reference else ''} | {us:.2f} | "
+            f"{median_ratio(seconds, times[reference]):.2f} |"
+        )
 
     print("\n| vector env | N | M env-steps/s | ours / Gymnasium CartPoleVectorEnv (higher is better) |")
     print("|---|---|---|---|")
     for num_envs in (4096, 65536):
         steps = max(10, int(scale * 4e7 / num_envs / 20))
-        reference = vector_steps_per_second(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps, args.reps)
-        print(f"| Gymnasium CartPoleVectorEnv | {num_envs} | {reference / 1e6:.1f} | 1.00 |")
-        for env_id, continuous in continuous_cartpole.ENV_IDS.items():
+        runs = {"Gymnasium CartPoleVectorEnv": vector_steps(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps)}
+        for env_id, continuous in ENV_IDS.items():
             for dtype in (np.float32, np.float64):  # float32 is the default of gym.make_vec
-                envs = CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype)
-                ours = vector_steps_per_second(envs, steps, args.reps)
                 label = f"{env_id} ({np.dtype(dtype).name} state{', default' if dtype is np.float32 else ''})"
-                print(f"| {label} | {num_envs} | {ours / 1e6:.1f} | {ours / reference:.2f} |")
+                runs[label] = vector_steps(
+                    CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype), steps
+                )
+        times = interleaved_seconds(runs, args.reps, clock)
+        reference_times = times["Gymnasium CartPoleVectorEnv"]
+        for label, seconds in times.items():
+            rate = num_envs * steps / statistics.median(seconds)
+            # a rate ratio is the inverse time ratio
+            print(f"| {label} | {num_envs} | {rate / 1e6:.1f} | {1 / median_ratio(seconds, reference_times):.2f} |")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 _NUMERIC_KINDS = "fiu"
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def continuous_force_fraction(action: Any) -> float:
@@ -15,7 +16,18 @@ def continuous_force_fraction(action: Any) -> float:
 
     Out-of-range values are clipped to [-1, 1], so they act exactly like the bound (Gymnasium's rule).
     """
-    if not isinstance(action, np.ndarray) and isinstance(action, (list, tuple)):  # arrays, the usual case, first
+    # The usual case first, with nothing to convert: a native float32 or float64 array of shape (1,) holding a value
+    # in range (NaN fails the comparison). Identity tests of the cached dtypes are the cheapest checks there are.
+    if type(action) is np.ndarray and (action.dtype is _FLOAT32 or action.dtype is _FLOAT64) and action.shape == (1,):
+        value = action.item()
+        if -1.0 <= value <= 1.0:
+            return value
+    return _checked_force_fraction(action)
+
+
+def _checked_force_fraction(action: Any) -> float:
+    """Every other action: converted, validated and clipped."""
+    if not isinstance(action, np.ndarray) and isinstance(action, (list, tuple)):
         action = np.asarray(action)
     if isinstance(action, np.ndarray):
         if action.shape not in ((1,), ()):
@@ -43,6 +55,11 @@ def _as_float(action: float | int | np.floating | np.integer) -> float:
 
 def discrete_force_sign(action: Any) -> float:
     """+1.0 (push right) for action 1, -1.0 (push left) for action 0."""
+    if type(action) is int:  # the usual case (a bool is refused below: its type is not int)
+        if action == 1:
+            return 1.0
+        if action == 0:
+            return -1.0
     if isinstance(action, np.ndarray):
         if action.shape != () or action.dtype.kind not in "iu":
             raise TypeError(

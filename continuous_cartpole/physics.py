@@ -135,13 +135,14 @@ def step_state(
     See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
     """
     x, x_dot, theta, theta_dot = state
+    polemass_length, total_mass = params.polemass_length, params.total_mass  # read once: used 5 times
     costheta = xp.cos(theta)
     sintheta = xp.sin(theta)
-    temp = (force + params.polemass_length * (theta_dot * theta_dot) * sintheta) / params.total_mass
+    temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
     thetaacc = (params.gravity * sintheta - costheta * temp) / (
-        params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / params.total_mass)
+        params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / total_mass)
     )
-    xacc = temp - params.polemass_length * thetaacc * costheta / params.total_mass
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
 
     tau = params.tau
     if out is None:  # new values: Python floats, or fresh arrays and tensors
@@ -174,6 +175,17 @@ def has_failed(params: CartPoleParams, x: T, theta: T, x_dot: T | float = 0.0, t
 def has_left_bounds(params: CartPoleParams, x: T, theta: T) -> T:
     """True where the cart left the track or the pole fell past the threshold; NaN is not caught here."""
     return (abs(x) > params.x_threshold) | (abs(theta) > params.theta_threshold_radians)
+
+
+def is_within_bounds(params: CartPoleParams, x: T, theta: T) -> T:
+    """True where the cart is on the track and the pole up: the negation of ``has_failed`` for a stepped state.
+
+    A NaN position or angle gives False, as every comparison with NaN does. A NaN or infinite speed cannot hide
+    inside the bounds after a step: an old one moves its coordinate to NaN or infinity (Euler integration; the
+    semi-implicit one moves it by the new speed), and a new one needs an old speed so large (theta_dot squared
+    overflowing, far above threshold / tau) that the step leaves the bounds anyway.
+    """
+    return (abs(x) <= params.x_threshold) & (abs(theta) <= params.theta_threshold_radians)
 
 
 def is_nonfinite(x: T, theta: T, x_dot: T | float = 0.0, theta_dot: T | float = 0.0) -> T:

@@ -221,6 +221,14 @@ def test_compare_writes_one_tensorboard_run_per_training_run(tmp_path: Path) -> 
         assert scalars(log / "ars" / DISCRETE_ID / f"seed{seed}").keys() >= EVAL_TAGS
 
 
+def test_compare_refuses_tensorboard_on_ray(tmp_path: Path, capsys: Any) -> None:
+    out = tmp_path / "out"
+    argv = ["compare", "--out", str(out), "--ray", "local", "--tensorboard-log", str(tmp_path / "tb")]
+    assert main(argv) == 2
+    assert "--tensorboard-log works with local workers only, not with --ray" in capsys.readouterr().err
+    assert not out.exists()
+
+
 # --- plot RUN_DIR -------------------------------------------------------------------------------------------------
 
 

@@ -53,6 +53,10 @@ class Compare:
     seeds: Annotated[int | None, arg(metavar="N", help_behavior_hint=_seeds_hint)] = None  # seeds 0..N-1 per pair
     quick: bool = False  # small budgets, 2 seeds and no slow off-policy learners: the table and plots in minutes
     workers: Annotated[int, arg(metavar="K")] = os.cpu_count() or 1  # parallel worker processes
+    ray: Annotated[str | None, arg(metavar="ADDRESS")] = None
+    """run on the Ray cluster whose head is at HOST:PORT (run compare on a node of it, e.g. the head), or 'local' for a
+    Ray instance on this machine; one task per run, retried elsewhere when its node dies; --workers is then unused
+    (needs pip install "continuous-cartpole[ray]")"""
     device: Literal["cpu", "auto", "cuda"] = "cpu"  # torch device of every run
     eval_every: Annotated[int | None, arg(metavar="N", help_behavior_hint=_eval_every_hint)] = None
     """env steps between curve evaluations"""
@@ -84,6 +88,7 @@ class Compare:
                 eval_episodes=self.eval_episodes,
                 progress=self.progress,
                 tensorboard_log=self.tensorboard_log,
+                ray_address=self.ray,
             )
         except (CompareError, PlotError) as error:
             raise CliError(str(error)) from error

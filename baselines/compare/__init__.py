@@ -18,6 +18,9 @@ others, and so are damaged runs (a truncated metrics.csv, a summary with wrong t
 describe every run planned into ``DIR``. Only one ``compare`` uses a ``DIR`` at a time (``compare.lock``), and a
 worker exits when its parent dies, even by SIGKILL, so no orphan keeps training into ``DIR``.
 
+``compare(..., ray_address=...)`` trains the same runs as Ray tasks on a cluster instead of local worker processes
+(``baselines.ray_backend``); planning, resuming, the lock and the results files stay the same.
+
 The package reads as the steps of a comparison: ``plan`` (settings, runs, budgets), ``lock`` (one compare per
 directory), ``execute`` (worker processes) and ``results`` (tables and figures); ``compare`` runs them in turn.
 """
@@ -83,7 +86,9 @@ _LAZY_NAMES = {
         "POLL_SECONDS",
         "PR_SET_PDEATHSIG",
         "exit_with_parent",
+        "init_training_process",
         "run_matrix",
+        "steps_bar",
         "train_one",
         "write_worker_error",
     ),
@@ -93,8 +98,8 @@ _LAZY_NAMES = {
         "INTEGER_COLUMNS",
         "NOT_STARTED",
         "NUMERIC_SUMMARY_KEYS",
-        "RESULT_COLUMNS",
         "RESULTS_MD",
+        "RESULT_COLUMNS",
         "SUMMARY_KEYS",
         "TEXT_COLUMNS",
         "collect_results",
@@ -128,9 +133,13 @@ def compare(
     eval_every: int = EVAL_EVERY,
     eval_episodes: int = 20,
     progress: bool = True,
+    ray_address: str | None = None,
     tensorboard_log: str | os.PathLike[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Plan, run (resuming), and summarise; returns the results rows. Writes the results also when interrupted.
+
+    ``ray_address`` (``HOST:PORT`` of a Ray cluster's head, or ``"local"``) runs the matrix on Ray
+    (``baselines.ray_backend``) instead of ``workers`` local processes; ``None`` never imports Ray.
 
     ``OSError`` (a full or read-only disk) propagates; every file is written atomically, so old ones stay intact.
     ``tensorboard_log``: each run also writes its scalars as the TensorBoard run ``tensorboard_log/ALGO/ENV/seedS``.
@@ -145,6 +154,12 @@ def compare(
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")
     if workers < 1:  # before record_plan writes anything into root
         raise CompareError(f"--workers must be at least 1, got {workers}")
+    if ray_address is not None and tensorboard_log is not None:  # a node's event files would stay on the node
+        raise CompareError("--tensorboard-log works with local workers only, not with --ray")
+    if ray_address is not None:  # Ray missing or a bad address: refused before anything is written
+        from baselines.ray_backend import check_ray_address
+
+        check_ray_address(ray_address)
     settings = CompareSettings(quick=quick, eval_every=eval_every, eval_episodes=eval_episodes)
     runs, skipped = plan_runs(algos, env_ids, seeds, quick)
     for note in skipped:
@@ -155,8 +170,13 @@ def compare(
     with directory_lock(root):
         planned = record_plan(root, settings, runs)
         try:
-            tensorboard = None if tensorboard_log is None else str(tensorboard_log)
-            run_matrix(root, runs, settings, workers, device=device, progress=progress, tensorboard_log=tensorboard)
+            if ray_address is None:
+                tensorboard = None if tensorboard_log is None else str(tensorboard_log)
+                run_matrix(root, runs, settings, workers, device=device, progress=progress, tensorboard_log=tensorboard)
+            else:
+                from baselines.ray_backend import run_matrix_on_ray
+
+                run_matrix_on_ray(root, runs, settings, ray_address, device=device, progress=progress)
         finally:
             rows = write_results(root, planned, settings)
     return rows

@@ -42,25 +42,14 @@ def run_matrix(
     tensorboard_log: str | None = None,
 ) -> None:
     """Train every run of ``runs`` that is not finished yet, ``workers`` at a time; interruptions propagate."""
-    from tqdm.auto import tqdm
-
     if workers < 1:
         raise CompareError(f"--workers must be at least 1, got {workers}")
     todo = deque(run for run in runs if not is_finished(run.run_dir(root)))
     slots: list[ProcessPoolExecutor | None] = [None] * min(workers, max(len(todo), 1))
     running: dict[Future, tuple[int, RunSpec]] = {}
     failed = 0
-    # The bar counts env steps summed over the runs: a run that ends (solved early, or failed) counts as its budget.
     done_steps = sum(_budget_steps(run) for run in runs if run not in todo)
-    bar = tqdm(
-        total=sum(_budget_steps(run) for run in runs),
-        initial=done_steps,
-        desc="compare",
-        unit=" steps",
-        unit_scale=True,
-        disable=not progress,
-        smoothing=0.05,
-    )
+    bar = steps_bar(runs, done_steps, progress)
     try:
         while todo or running:
             busy = {slot for slot, _ in running.values()}
@@ -95,6 +84,21 @@ def run_matrix(
                 executor.shutdown(wait=True, cancel_futures=True)
 
 
+def steps_bar(runs: Sequence[RunSpec], done_steps: int, progress: bool) -> Any:
+    """The bar counts env steps summed over the runs: a run that ends (solved early, or failed) counts as its budget."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=sum(_budget_steps(run) for run in runs),
+        initial=done_steps,
+        desc="compare",
+        unit=" steps",
+        unit_scale=True,
+        disable=not progress,
+        smoothing=0.05,
+    )
+
+
 def _budget_steps(run: RunSpec) -> int:
     return run.total_steps if run.total_steps is not None else QUICK_DEFAULT_BUDGET
 
@@ -119,11 +123,16 @@ def _new_worker() -> ProcessPoolExecutor:
 
 
 def _init_worker(parent_pid: int) -> None:
+    exit_with_parent(parent_pid)
+    init_training_process()
+
+
+def init_training_process() -> None:
+    """What a process that trains runs first (here and on Ray nodes): one torch thread, torch's lazy imports paid."""
     import torch
 
     from baselines.devices import warm_up_torch
 
-    exit_with_parent(parent_pid)
     torch.set_num_threads(1)  # resolve_device does this again for "cpu"; here it also covers "auto" on CPU
     warm_up_torch()
 

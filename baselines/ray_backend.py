@@ -1,0 +1,331 @@
+"""``compare`` on a Ray cluster: each run of the matrix is one Ray task, retried on another node when its node dies.
+
+The driver (the machine running ``compare``) must itself be a node of the cluster, as Ray requires of a driver:
+run ``compare`` on the head. Every node needs Python and the same versions of the dependencies as the driver
+(``pip install "continuous-cartpole[baselines,ray]"`` installs them). The package's own code need not be installed
+on the nodes: the driver ships its ``continuous_cartpole`` and ``baselines`` directories with Ray's runtime
+environment (``py_modules``), so every node runs exactly the driver's code. Before the matrix starts, and again with
+every result, a node reports a fingerprint (package version, a hash of the code it imported, the versions of Python
+and of the libraries that shape the numbers); a node that differs from the driver stops the comparison with a
+message naming the difference, instead of mixing results computed by different code.
+
+``--device cuda`` gives each task one GPU; ``auto`` does too on a cluster with GPUs, and trains on the CPU on one
+without; ``cpu`` asks for no GPU.
+
+Nodes need not share a file system. A task trains into its own temporary directory (removed when the task ends)
+and returns the run's files as bytes; the driver alone writes them into ``DIR/runs/...``, atomically, with the
+summary last, so a run directory is complete or treated as unfinished. A task whose node dies is retried on
+another node (``max_retries``); a run that fails by itself (an exception in training) is recorded as failed and
+not retried. Resuming, the progress bar and the results files are the local backend's (``baselines.compare``).
+
+Ray is imported only here, and only when a comparison runs on Ray: ``import baselines`` and the local backend
+never import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import socket
+import tempfile
+import time
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from baselines.atomic import atomic_write_bytes
+from baselines.compare import (
+    POLL_SECONDS,
+    WORKER_ERROR_FILE,
+    CompareError,
+    CompareSettings,
+    RunSpec,
+    init_training_process,
+    is_finished,
+    steps_bar,
+    train_one,
+    write_worker_error,
+)
+from baselines.compare.execute import _budget_steps, _clear_stale_outcome
+from baselines.runs import FAILED, FINISHED, RUN_FILES, SUMMARY_FILE, prepare_run_dir
+
+LOCAL = "local"  # --ray local: a Ray instance on this machine only
+RAY_EXTRA_HINT = 'pip install "continuous-cartpole[ray]"'
+START_HINT = "start one with `ray start --head --port 6379` (and `ray start --address HEAD_HOST:6379` on the others)"
+NODE_FAILURE_RETRIES = 3  # a run is retried this many times when its node dies, then recorded as failed
+CONNECT_TIMEOUT_S = 5.0
+PROBE_TIMEOUT_S = 300.0  # a node's first task installs the runtime environment: allow for a slow file system
+TASK_TEMP_PREFIX = "cartpole-run-"
+FINGERPRINT_PACKAGES = ("torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib", "safetensors")
+RETURNED_FILES = (*RUN_FILES, WORKER_ERROR_FILE)  # what a task may send back
+OUTCOME_FILES = (SUMMARY_FILE, WORKER_ERROR_FILE)  # written last: their presence says the run is over
+
+
+# ---- what runs on a node ----
+
+
+def environment_fingerprint() -> dict[str, str]:
+    """What must be equal on the driver and every node for their runs to be the same runs."""
+    import continuous_cartpole
+
+    fingerprint = {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "continuous-cartpole": continuous_cartpole.__version__,
+        "code": _code_hash(*map(Path, _package_dirs())),
+    }
+    for package in FINGERPRINT_PACKAGES:
+        try:
+            fingerprint[package] = version(package)
+        except PackageNotFoundError:
+            fingerprint[package] = "not installed"
+    return fingerprint
+
+
+def _code_hash(*package_dirs: Path) -> str:
+    digest = hashlib.sha256()
+    for package_dir in package_dirs:
+        for source in sorted(package_dir.rglob("*.py")):
+            digest.update(f"{package_dir.name}/{source.relative_to(package_dir).as_posix()}\0".encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def train_on_node(run: RunSpec, settings: CompareSettings, device: str) -> dict[str, Any]:
+    """Ray task: train ``run`` in a temporary directory and return its files; a failed run is returned as data."""
+    with tempfile.TemporaryDirectory(prefix=TASK_TEMP_PREFIX) as temp:
+        run_dir = Path(temp) / "run"
+        try:
+            init_training_process()
+            outcome = train_one(run, str(run_dir), settings, device)
+        except Exception as error:  # train_one records training errors itself; this is anything around it
+            reason = f"{type(error).__name__}: {error}"
+            write_worker_error(run_dir, reason)
+            outcome = {"status": FAILED, "text": f"failed ({reason[:80]})"}
+        files = {path.name: path.read_bytes() for path in sorted(run_dir.iterdir()) if _is_run_file(path)}
+    return {"fingerprint": environment_fingerprint(), "node": _node_address(), "outcome": outcome, "files": files}
+
+
+def _is_run_file(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".")  # a dot: an atomic write's leftover temporary file
+
+
+def _node_address() -> str:
+    import ray
+
+    return ray.util.get_node_ip_address()
+
+
+# ---- the driver ----
+
+
+def run_matrix_on_ray(
+    root: Path,
+    runs: Sequence[RunSpec],
+    settings: CompareSettings,
+    address: str,
+    device: str = "cpu",
+    progress: bool = True,
+) -> None:
+    """``baselines.compare.run_matrix`` on the Ray cluster at ``address`` (``"local"``: this machine only).
+
+    Trains every run of ``runs`` that is not finished yet, one Ray task per run, and writes each run's files into
+    its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled).
+    """
+    ray = check_ray_address(address)
+    started_here = _connect(ray, address)
+    try:
+        gpus = gpus_per_task(ray, address, device)
+        expected = environment_fingerprint()
+        _probe_nodes(ray, expected)
+        _run_tasks(ray, root, runs, settings, device, gpus, expected, progress)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def check_ray_address(address: str) -> Any:
+    """The ``ray`` module, once Ray is installed and ``address`` is ``"local"`` or a ``HOST:PORT`` that answers.
+
+    Fails in seconds with the fix, rather than after Ray's own minute of retries.
+    """
+    try:
+        import ray
+    except ImportError as error:
+        raise CompareError(f"--ray needs Ray, which is not installed ({error}); {RAY_EXTRA_HINT}") from None
+    if address == LOCAL:
+        return ray
+    host, _, port = address.rpartition(":")
+    if "://" in address:
+        raise CompareError(
+            f"--ray takes HOST:PORT of a Ray cluster's head, got {address!r}; Ray Client (ray://) is not supported: "
+            "run compare on a machine of the cluster"
+        )
+    if not host or not port.isdigit():
+        raise CompareError(
+            f"--ray takes HOST:PORT of a Ray cluster's head (e.g. 10.0.0.1:6379) or 'local', got {address!r}"
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as error:
+        raise CompareError(f"no Ray cluster answers at {address} ({error}); {START_HINT}, or use --ray local") from None
+    return ray
+
+
+def _connect(ray: Any, address: str) -> bool:
+    """Connect to the cluster (``"local"``: start a fresh instance here); ``False`` if already connected."""
+    if ray.is_initialized():
+        return False
+    runtime_env = {"py_modules": _package_dirs(), "excludes": ["__pycache__"]}
+    try:
+        ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
+    except Exception as error:  # Ray raises ConnectionError, RuntimeError or its own errors, by version
+        raise CompareError(
+            f"cannot connect to the Ray cluster at {address} ({_first_line(error)}); run compare on a node of that "
+            f"cluster (the head), or {START_HINT}"
+        ) from None
+    return True
+
+
+def _package_dirs() -> list[str]:
+    """The package's code, as imported here: what the driver ships to the nodes, and what a node hashes."""
+    import baselines
+    import continuous_cartpole
+
+    return [str(Path(continuous_cartpole.__file__).parent), str(Path(baselines.__file__).parent)]
+
+
+def gpus_per_task(ray: Any, address: str, device: str) -> int:
+    """1 for ``cuda``, and for ``auto`` on a cluster with GPUs; else 0. Refuses a cluster that cannot run a task."""
+    resources = ray.cluster_resources()
+    if resources.get("CPU", 0) < 1:
+        raise CompareError(
+            f"the Ray cluster at {address} has no CPU for a task (its nodes were started with --num-cpus 0); "
+            "add a node with CPUs: ray start --address HEAD_HOST:PORT"
+        )
+    has_gpu = resources.get("GPU", 0) >= 1
+    if device == "cuda" and not has_gpu:
+        raise CompareError(
+            f"--device cuda needs a GPU, and the Ray cluster at {address} has none; "
+            "use --device cpu, or add a node with a GPU: ray start --address HEAD_HOST:PORT --num-gpus 1"
+        )
+    # Ray does not hide the GPUs from a task that asked for none: "auto" must ask, or tasks would share GPUs unseen.
+    return int(device == "cuda" or (device == "auto" and has_gpu))
+
+
+def _probe_nodes(ray: Any, expected: dict[str, str]) -> None:
+    """Every alive node reports its fingerprint before any run starts, so a mismatch costs seconds, not a run."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probe = ray.remote(_probe)
+    refs = [
+        probe.options(
+            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False)
+        ).remote()
+        for node in ray.nodes()
+        if node["Alive"]
+    ]
+    deadline = time.monotonic() + PROBE_TIMEOUT_S
+    for ref in refs:
+        try:
+            report = ray.get(ref, timeout=max(deadline - time.monotonic(), 0))
+        except ray.exceptions.TaskUnschedulableError:
+            continue  # the node died since ray.nodes() listed it (the cluster notices a lost node in seconds)
+        except ray.exceptions.GetTimeoutError:
+            raise CompareError(
+                f"a Ray node did not answer within {PROBE_TIMEOUT_S:.0f} s; check `ray status`"
+            ) from None
+        except ray.exceptions.RayError as error:
+            raise CompareError(
+                f"a Ray node cannot run the package's code ({_first_line(error)}); {RAY_EXTRA_HINT} there"
+            ) from None
+        check_fingerprint(report["node"], report["fingerprint"], expected)
+
+
+def _probe() -> dict[str, Any]:
+    return {"node": _node_address(), "fingerprint": environment_fingerprint()}
+
+
+def check_fingerprint(node: str, found: dict[str, str], expected: dict[str, str]) -> None:
+    """Refuse a node whose code or libraries differ from the driver's, naming every difference."""
+    differences = [
+        f"{key} {found.get(key, 'missing')} there, {value} here"
+        for key, value in expected.items()
+        if found.get(key) != value
+    ]
+    if differences:
+        raise CompareError(
+            f"Ray node {node} differs from this machine: {'; '.join(differences)}; install the same versions on "
+            "every node (the package's code itself is shipped by the driver)"
+        )
+
+
+def _run_tasks(
+    ray: Any,
+    root: Path,
+    runs: Sequence[RunSpec],
+    settings: CompareSettings,
+    device: str,
+    gpus: int,
+    expected: dict[str, str],
+    progress: bool,
+) -> None:
+    task = ray.remote(train_on_node).options(
+        num_cpus=1, num_gpus=gpus, max_retries=NODE_FAILURE_RETRIES, retry_exceptions=False
+    )
+    todo = [run for run in runs if not is_finished(run.run_dir(root))]
+    pending: dict[Any, RunSpec] = {}
+    for run in todo:
+        _clear_stale_outcome(run.run_dir(root))
+        pending[task.remote(run, settings, device)] = run
+    failed = 0
+    done_steps = sum(_budget_steps(run) for run in runs if run not in todo)
+    bar = steps_bar(runs, done_steps, progress)  # runs in flight train on other machines: counted when they end
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=POLL_SECONDS)
+            for ref in ready:
+                run = pending.pop(ref)
+                outcome = _receive(ray, ref, run, root, expected)
+                failed += outcome["status"] != FINISHED
+                bar.update(_budget_steps(run))
+                bar.set_postfix_str(f"failed={failed} last: {run.label()}: {outcome['text']}", refresh=False)
+            bar.refresh()
+    finally:
+        bar.close()
+        for ref in pending:  # interrupted, or a node refused: stop the runs still queued or training
+            ray.cancel(ref)  # not force: a running task gets KeyboardInterrupt and removes its temporary directory
+
+
+def _receive(ray: Any, ref: Any, run: RunSpec, root: Path, expected: dict[str, str]) -> dict[str, Any]:
+    """Write one task's result into the run's directory; a task lost with its nodes is recorded as failed."""
+    try:
+        result = ray.get(ref)
+    except ray.exceptions.RayTaskError as error:  # raised by the task outside training (training errors are data)
+        cause = getattr(error, "cause", None) or error
+        write_worker_error(run.run_dir(root), f"the Ray task failed: {type(cause).__name__}: {_first_line(cause)}")
+        return {"status": FAILED, "text": "task failed"}
+    except ray.exceptions.RayError as error:  # its worker or node was lost on every attempt
+        attempts = NODE_FAILURE_RETRIES + 1
+        write_worker_error(
+            run.run_dir(root), f"the Ray task was lost {attempts} times (node or worker died): {_first_line(error)}"
+        )
+        return {"status": FAILED, "text": "task lost"}
+    check_fingerprint(result["node"], result["fingerprint"], expected)
+    write_run_files(run.run_dir(root), result["files"])
+    return result["outcome"]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Replace the run's files by ``files`` (names as a node returned them), each atomically, the outcome last."""
+    unexpected = [name for name in files if name not in RETURNED_FILES]
+    if unexpected:
+        raise CompareError(f"a Ray task returned files a run does not write: {', '.join(map(repr, unexpected))}")
+    prepare_run_dir(run_dir, True, RETURNED_FILES)
+    for name in sorted(files, key=lambda name: name in OUTCOME_FILES):
+        atomic_write_bytes(run_dir / name, files[name])
