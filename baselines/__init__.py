@@ -1,6 +1,15 @@
 """Baselines for the cart-pole environments: hand-written ARS and REINFORCE, and Stable-Baselines3 comparisons.
 
-``import baselines`` stays light (no torch): everything heavy is imported when first used.
+``import baselines`` stays light (no torch): everything heavy is imported when first used. The modules:
+
+- algorithms: ``ars``, ``reinforce``, ``sb3`` (with its table ``sb3_hyperparams``), their configs in ``configs``,
+  and the registry ``algorithms``;
+- the training protocol: ``training`` (evaluations, the solved rule, the test), ``evaluation``, ``devices``,
+  ``env_checks``;
+- run directories: ``runs``, ``checkpoint``, ``atomic``;
+- experiments: ``compare`` (plan, lock, execute, results), ``stats``, ``plotting``, ``tensorboard_log``;
+- watching: ``rollouts``, ``video``, ``play``;
+- the command line: ``cli`` (``cartpole-baselines``, one module per subcommand).
 """
 
 from __future__ import annotations

@@ -2,13 +2,18 @@
 
 Modules are imported only when an algorithm is used, so listing names (``--help``) stays free of torch and SB3.
 
-An algorithm module provides (see the team brief's contract):
+The contract between an algorithm and the rest of the package (run directories, ``compare``, the CLI):
 
-- a config dataclass (``config_class``) whose first fields are ``env_id, seed, device, total_steps, eval_every,
-  eval_episodes, stop_when_solved, progress``; the CLI turns the remaining fields into typed flags;
-- ``train(config, monitor=None) -> TrainResult``;
-- ``policy_from_checkpoint(tensors, metadata) -> policy`` for policies with ``tensors()`` and ``metadata()``,
-  saved as safetensors (SB3's policies too: its ``.zip`` would unpickle on loading) in ``CHECKPOINT_FILES``;
+- its config is a frozen dataclass in ``baselines.configs`` (``config_class``; no torch there, so the CLI builds
+  ``train ALGO``'s flags from it without loading the algorithm) whose first fields are ``COMMON_CONFIG_FIELDS`` in
+  that order, which validates its values in ``__post_init__`` (``ValueError`` naming the field), and which the
+  algorithm's module re-exports;
+- the module has ``train(config, monitor=None) -> TrainResult`` (``baselines.training``), which calls
+  ``monitor.update(env_steps, policy)`` after every update and stops when it returns True;
+- a policy has SB3's ``predict(obs, deterministic=True) -> (action, None)``, plus ``tensors()`` (name -> CPU
+  tensor) and ``metadata()`` (JSON-able scalars), saved as safetensors in ``CHECKPOINT_FILES`` (SB3's policies
+  too: its ``.zip`` would unpickle on loading); ``policy_from_checkpoint(tensors, metadata) -> policy`` rebuilds it
+  and raises ``ValueError``/``KeyError``/``TypeError`` for tensors or metadata it cannot use;
 - optionally ``check_env(env_id) -> None``, raising ``ValueError`` for an env it cannot train on (SB3's env
   checkers); the CLI calls it before it creates the run directory and reports the error without a traceback.
 """
@@ -28,6 +33,7 @@ from baselines.checkpoint import CHECKPOINT_FILE, CheckpointError, load_checkpoi
 BEST, LAST = "best", "last"
 CHECKPOINT_FILES = {BEST: "best_policy.safetensors", LAST: CHECKPOINT_FILE}
 
+CONFIGS_MODULE = "baselines.configs"
 CONTINUOUS = "continuous"
 DISCRETE = "discrete"
 
@@ -53,17 +59,20 @@ class Algorithm:
     action_spaces: frozenset[str] = frozenset({CONTINUOUS, DISCRETE})
     continuous_only_options: frozenset[str] = frozenset()  # config fields refused on a discrete env
     torch_env: bool = False  # trains on TorchCartPoleVectorEnv, so only on continuous_cartpole's envs
+    config_module: str = CONFIGS_MODULE  # where ``config_class`` lives: a module that does not import torch
 
     def load_module(self) -> ModuleType:
         return importlib.import_module(self.module)
 
     def config_type(self) -> type:
-        config_type = getattr(self.load_module(), self.config_class)
+        """The config dataclass; importing its module loads neither torch nor SB3."""
+        config_type = getattr(importlib.import_module(self.config_module), self.config_class)
+        where = f"{self.config_module}.{self.config_class}"
         if not (isinstance(config_type, type) and is_dataclass(config_type)):
-            raise TypeError(f"{self.module}.{self.config_class} must be a dataclass")
+            raise TypeError(f"{where} must be a dataclass")
         names = tuple(field.name for field in fields(config_type))[: len(COMMON_CONFIG_FIELDS)]
         if names != COMMON_CONFIG_FIELDS:
-            raise TypeError(f"{self.module}.{self.config_class} must start with the fields {COMMON_CONFIG_FIELDS}")
+            raise TypeError(f"{where} must start with the fields {COMMON_CONFIG_FIELDS}")
         return config_type
 
     def save_policy(self, policy: Any, run_dir: Path, checkpoint: str = LAST) -> Path:

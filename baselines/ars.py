@@ -28,22 +28,14 @@ n_directions=10, top_b=None, noise_std=0.1, step_size=1.0 * 0.1 * 10, normalize_
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from baselines.configs import ARSConfig
 from baselines.devices import resolve_device
-from baselines.training import (
-    COMMON_INTEGER_MINIMUMS,
-    EVAL_EPISODES,
-    EVAL_EVERY,
-    TrainingMonitor,
-    TrainResult,
-    check_integer_fields,
-)
+from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
@@ -51,43 +43,6 @@ ALGO = "ars"
 OBS_DIM = 4
 ALIVE_CHECK_EVERY = 8  # rollout steps between the host reads that stop a rollout once every episode has ended
 MIN_STD = 1e-8  # below this a return spread or a state coordinate's spread counts as zero
-
-
-@dataclass(frozen=True)
-class ARSConfig:
-    env_id: str
-    seed: int = 0
-    device: str = "auto"
-    total_steps: int = 300_000
-    eval_every: int = EVAL_EVERY
-    eval_episodes: int = EVAL_EPISODES
-    stop_when_solved: bool = True
-    progress: bool = False
-    n_directions: int = 8  # N: directions sampled per iteration
-    top_b: int | None = 4  # b: best directions used in the update; None = all N (V1/V2 instead of V1-t/V2-t)
-    noise_std: float = 0.3  # nu: perturbation scale
-    step_size: float = 0.2  # alpha as in the paper (see the module docstring for the notebook's alpha)
-    normalize_states: bool = True  # V2: whiten states with the running mean/std of all states seen
-    episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
-    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
-
-    def __post_init__(self) -> None:
-        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
-        if self.top_b is not None and (
-            isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
-        ):
-            raise ValueError(f"ARSConfig.top_b must be None or an integer in [1, n_directions], got {self.top_b!r}")
-        for name in ("noise_std", "step_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ValueError(f"ARSConfig.{name} must be a positive finite number, got {value!r}")
-
-    @classmethod
-    def notebook(cls, env_id: str, **overrides: Any) -> ARSConfig:
-        """The course notebook's ARS: V1 with eps 0.1, alpha 1.0 and 10 directions (alpha_paper = 1.0 * 0.1 * 10)."""
-        settings: dict[str, Any] = {"n_directions": 10, "top_b": None, "noise_std": 0.1, "normalize_states": False}
-        settings["step_size"] = 1.0 * settings["noise_std"] * settings["n_directions"]
-        return cls(env_id=env_id, **{**settings, **overrides})
 
 
 def linear_actions(weights: torch.Tensor, whitened: torch.Tensor, continuous: bool) -> torch.Tensor:
@@ -255,6 +210,15 @@ def rollout(
     return returns, int(lengths.sum())
 
 
+def _statistics(returns: torch.Tensor, step: torch.Tensor) -> dict[str, float]:
+    """What TensorBoard shows of one iteration: the perturbed policies' returns and the size of the update."""
+    return {
+        "ars/return_mean": float(returns.mean()),
+        "ars/return_std": float(returns.std(correction=0)),
+        "ars/step_norm": float(step.norm()),
+    }
+
+
 def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainResult:
     device = resolve_device(config.device)
     env_id = registered_id(config.env_id)
@@ -279,11 +243,13 @@ def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainRes
         returns, steps = rollout(envs, perturbed.repeat_interleave(k, dim=0), obs_mean, obs_std, stats)
         env_steps += steps
         returns_pos, returns_neg = returns.view(2, n, k).mean(-1)
+        previous = weights
         weights, _ = ars_update(weights, deltas, returns_pos, returns_neg, config.step_size, top_b)
         if stats is not None:  # the next iteration whitens with the statistics including this one's states
             obs_mean, obs_std = stats.frozen()
         policy = LinearPolicy(weights, obs_mean, obs_std, envs.continuous, env_id)
-        if monitor.update(env_steps, policy):
+        statistics = _statistics(returns, weights - previous) if monitor.records_statistics else None
+        if monitor.update(env_steps, policy, statistics):
             break
     envs.close()
     return monitor.finish(policy)

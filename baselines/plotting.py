@@ -1,4 +1,5 @@
-"""Two figures from a comparison's CSV files alone (``results.csv`` and ``learning_curves.csv``).
+"""Figures from CSV files alone: a comparison's two (``results.csv`` and ``learning_curves.csv``), and one run
+directory's learning curve (``learning_curve.png`` from its ``metrics.csv``, drawn as a comparison of one seed).
 
 ``learning_curves.png``: one column per env; the top row plots evaluation return against env steps, the bottom row
 against wall-clock seconds. Per algorithm (one colour each, the same in every panel and figure): the interquartile
@@ -30,6 +31,7 @@ CURVES_CSV = "learning_curves.csv"
 CURVES_PNG = "learning_curves.png"
 STATISTICS_PNG = "statistics.png"
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
+RUN_CURVE_PNG = "learning_curve.png"  # of one run directory
 GRID_POINTS = 200
 PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
@@ -72,6 +74,30 @@ def check_image_path(path: Path, inputs: Sequence[Path]) -> None:
         raise PlotError(f"output {path} is an input of the plot; give another file name")
 
 
+def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
+    """Draw one run directory's learning curve (``run_dir/learning_curve.png`` or ``out``) from its files alone."""
+    from baselines.runs import METRICS_FILE, RunError, read_run_config, read_summary
+
+    run_dir = Path(run_dir)
+    try:
+        run_config, summary = read_run_config(run_dir), read_summary(run_dir)
+    except RunError as error:
+        raise PlotError(str(error)) from error
+    path = Path(out) if out is not None else run_dir / RUN_CURVE_PNG
+    check_image_path(path, [run_dir / METRICS_FILE])
+    run = {"algo": run_config["algo"], "env_id": run_config["env_id"], "seed": str(summary.get("seed", ""))}
+    metrics = _read_csv(run_dir / METRICS_FILE, ("env_steps", "wall_seconds", "eval_return_mean"))
+    if not metrics:
+        raise PlotError(f"{run_dir / METRICS_FILE} has no evaluations yet")
+    threshold = summary.get("reward_threshold")
+    results = [
+        {**run, "status": summary.get("status", ""), "reward_threshold": "" if threshold is None else str(threshold)}
+    ]
+    title = f"{run['algo']} on {run['env_id']}, seed {run['seed']}: curve evaluations"
+    plot_learning_curves(results, [{**run, **row} for row in metrics], path, title)
+    return path
+
+
 def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
     try:
         with open(path, newline="", encoding="utf-8") as file:
@@ -91,7 +117,10 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
         raise PlotError(f"{path} is unreadable: {error}") from error
 
 
-def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, str]], out: Path) -> None:
+def plot_learning_curves(
+    results: list[dict[str, str]], curves: list[dict[str, str]], out: Path, title: str | None = None
+) -> None:
+    """Evaluation return against env steps and wall seconds; ``title`` replaces the one describing seeds."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed, none opened
@@ -131,7 +160,8 @@ def plot_learning_curves(results: list[dict[str, str]], curves: list[dict[str, s
     handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
     figure.legend(handles=handles, loc="outside right center", title="algorithm")
     figure.suptitle(
-        f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
+        title
+        or f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
         "(deterministic evaluation episodes)"
     )
     _save(figure, out)

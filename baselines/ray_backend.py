@@ -41,14 +41,13 @@ from baselines.compare import (
     CompareError,
     CompareSettings,
     RunSpec,
-    _budget_steps,
-    _clear_stale_outcome,
     init_training_process,
     is_finished,
     steps_bar,
     train_one,
     write_worker_error,
 )
+from baselines.compare.execute import _budget_steps, _clear_stale_outcome
 from baselines.runs import FAILED, FINISHED, RUN_FILES, SUMMARY_FILE, prepare_run_dir
 
 LOCAL = "local"  # --ray local: a Ray instance on this machine only

@@ -22,63 +22,21 @@ Continuous actions are sampled unclipped (the log-probability is that of the sam
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from baselines.configs import ReinforceConfig
 from baselines.devices import resolve_device
-from baselines.training import (
-    COMMON_INTEGER_MINIMUMS,
-    EVAL_EPISODES,
-    EVAL_EVERY,
-    TrainingDiverged,
-    TrainingMonitor,
-    TrainResult,
-    check_integer_fields,
-)
+from baselines.training import TrainingDiverged, TrainingMonitor, TrainResult
 from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
 ALGO = "reinforce"
 OBS_DIM = 4
 ALIVE_CHECK_EVERY = 8  # rollout steps between the host reads that stop a rollout once every episode has ended
-
-
-@dataclass(frozen=True)
-class ReinforceConfig:
-    env_id: str
-    seed: int = 0
-    device: str = "auto"
-    total_steps: int = 1_000_000
-    eval_every: int = EVAL_EVERY
-    eval_episodes: int = EVAL_EPISODES
-    stop_when_solved: bool = True
-    progress: bool = False
-    episodes_per_update: int = 16  # episodes played in parallel for one gradient step
-    learning_rate: float = 1e-2  # Adam step size
-    gamma: float = 0.99  # discount of the reward-to-go
-    hidden_size: int = 128  # units of the MLP's one ReLU hidden layer
-    entropy_coef: float = 0.0  # weight of the entropy bonus (0 = plain REINFORCE)
-    init_log_std: float = -0.5  # continuous MLP policy: initial log standard deviation
-    notebook_linear: bool = False  # continuous only: the notebook's linear net with a sigmoid standard deviation
-    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
-
-    def __post_init__(self) -> None:
-        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
-        lr = self.learning_rate
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"ReinforceConfig.learning_rate must be a positive finite number, got {lr!r}")
-        if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 1:
-            raise ValueError(f"ReinforceConfig.gamma must be in (0, 1], got {self.gamma!r}")
-        for name in ("entropy_coef", "init_log_std"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"ReinforceConfig.{name} must be a finite number, got {value!r}")
-        if self.entropy_coef < 0:
-            raise ValueError(f"ReinforceConfig.entropy_coef must be >= 0, got {self.entropy_coef!r}")
 
 
 class ReinforcePolicy(nn.Module):
@@ -237,6 +195,20 @@ def collect_episodes(
     return obs_buffer[:steps], action_buffer[:steps], reward_buffer[:steps], alive_buffer[:steps]
 
 
+def _statistics(
+    policy_loss: torch.Tensor, entropy: torch.Tensor, episode_returns: torch.Tensor, continuous: bool
+) -> dict[str, float]:
+    """What TensorBoard shows of one update; a Gaussian's entropy is 0.5 log(2 pi e) + log std, hence its std."""
+    statistics = {
+        "reinforce/loss": float(policy_loss.detach()),
+        "reinforce/entropy": float(entropy.detach()),
+        "reinforce/episode_return_mean": float(episode_returns.mean()),
+    }
+    if continuous:
+        statistics["reinforce/policy_std"] = math.exp(float(entropy.detach()) - 0.5 * math.log(2 * math.pi * math.e))
+    return statistics
+
+
 def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> TrainResult:
     device = resolve_device(config.device)
     env_id = registered_id(config.env_id)
@@ -280,7 +252,10 @@ def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> Tr
         optimizer.step()
 
         env_steps += int(count)
-        if monitor.update(env_steps, policy):
+        statistics = None
+        if monitor.records_statistics:
+            statistics = _statistics(policy_loss, entropy_bonus, rewards.sum(0), envs.continuous)
+        if monitor.update(env_steps, policy, statistics):
             break
     envs.close()
     return monitor.finish(policy)

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, CHECKPOINT_FILES, LAST, get_algorithm
 from baselines.atomic import atomic_write_text
 from baselines.training import EvalRecord, TrainingMonitor, TrainResult
@@ -171,11 +172,13 @@ def train_run(
     env_id: str | None = None,
     device: str | None = None,
     extra_config: dict[str, Any] | None = None,
+    tensorboard_log: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Train ``config`` with algorithm ``algo`` into the run directory ``out``; returns the summary.
 
     ``env_id`` is the id as the user gave it (maybe ``module:EnvId``; ``config.env_id`` must be the registered id,
     which the monitor looks up), stored for ``evaluate``. ``device`` is the resolved device for the summary.
+    ``tensorboard_log`` also writes the run's scalars as the TensorBoard run ``tensorboard_log/ALGO/ENV/seedS``.
     On KeyboardInterrupt or an exception the summary is written with what exists (status ``interrupted`` or
     ``failed``) and the exception propagates.
     """
@@ -190,7 +193,14 @@ def train_run(
         monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
     except ValueError as error:
         raise RunError(f"invalid evaluation settings: {error}") from error
+    if tensorboard_log is not None:
+        try:
+            tensorboard.check_tensorboard()
+        except ValueError as error:
+            raise RunError(str(error)) from error
     prepare_run_dir(out, overwrite, RUN_FILES)
+    if tensorboard_log is not None:
+        monitor.scalars = tensorboard.open_writer(tensorboard_log, algo, config.env_id, config.seed)
     env_id = env_id or config.env_id
     writer.write_config(
         {
@@ -212,6 +222,9 @@ def train_run(
     except Exception as error:
         writer.write_summary(_summary(base, monitor, writer, FAILED, error=f"{type(error).__name__}: {error}"))
         raise
+    finally:
+        if monitor.scalars is not None:
+            monitor.scalars.close()
     summary = {**_summary(base, monitor, writer, FINISHED, wall_seconds=result.wall_seconds), **_test(result)}
     writer.write_summary(summary)
     return summary

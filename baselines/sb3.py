@@ -19,8 +19,7 @@ import inspect
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -31,25 +30,35 @@ from stable_baselines3 import A2C, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
 from baselines import sb3_hyperparams as table
 from baselines.algorithms import CONTINUOUS
+from baselines.configs import SB3_CONFIGS as CONFIGS
+from baselines.configs import A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3ARSConfig, SB3Config, TD3Config
 from baselines.devices import resolve_device
 from baselines.env_checks import action_kind, check_env_for_training
 from baselines.runs import RunError
-from baselines.training import (
-    COMMON_INTEGER_MINIMUMS,
-    EVAL_EPISODES,
-    EVAL_EVERY,
-    TrainingMonitor,
-    TrainResult,
-    check_integer_fields,
-)
+from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole import registered_id
+
+# The configs live in baselines.configs (no torch, so the CLI's help stays fast) and are re-exported here.
+__all__ = [
+    "CONFIGS",
+    "A2CConfig",
+    "DQNConfig",
+    "PPOConfig",
+    "SACConfig",
+    "SB3ARSConfig",
+    "SB3Config",
+    "TD3Config",
+    "check_env",
+    "policy_from_checkpoint",
+    "train",
+]
 
 ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO,
@@ -74,92 +83,35 @@ ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
 ZOO_KEYS = frozenset({"n_envs", "noise_type", "noise_std"})
 # Constructor arguments the run sets itself.
 RUN_KEYS = frozenset({"self", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"})
+# Constructor arguments the run sets from its own flags (``train`` and ``compare``), which hyperparams cannot set.
+RUN_FLAGS = {
+    "env": "--env",
+    "seed": "--seed",
+    "device": "--device",
+    "tensorboard_log": "--tensorboard-log",
+    "n_timesteps": "--total-steps",  # the zoo's budget key
+}
 LINEAR_PREFIX = "lin_"
 CHECKPOINT_KIND = "sb3"
 
 
-@dataclass(frozen=True)
-class SB3Config:
-    """A Stable-Baselines3 run; each algorithm's subclass below only names it and sets the default budget."""
+def resolve_hyperparams(algo: str, env_id: str, text: str) -> dict[str, Any]:
+    """What a run of ``algo`` on ``env_id`` passes to SB3: the table's entry with the ``hyperparams`` JSON on top.
 
-    ALGO: ClassVar[str] = ""
-
-    env_id: str
-    seed: int = 0
-    device: str = "auto"
-    total_steps: int = 100_000
-    eval_every: int = EVAL_EVERY
-    eval_episodes: int = EVAL_EPISODES
-    stop_when_solved: bool = True
-    progress: bool = False
-    hyperparams: str = field(
-        default="",
-        metadata={
-            "help": "JSON object of SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py), "
-            'e.g. \'{"n_steps": 64, "policy_kwargs": {"net_arch": [32, 32]}}\''
-        },
-    )
-    # Filled in from the table and ``hyperparams`` for this env: what the run will pass to SB3 (kept in config.json).
-    sb3_hyperparams: dict[str, Any] = field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.ALGO:
-            raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
-        check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
-        overrides = parse_hyperparams(self.ALGO, self.hyperparams)
-        kind = action_kind(registered_id(self.env_id))
-        supported = table.action_spaces(self.ALGO)
-        if kind not in supported:
-            raise ValueError(
-                f"{self.ALGO} only supports {' and '.join(sorted(supported))} action spaces; {self.env_id} is {kind}"
-            )
-        resolved = table.resolve(self.ALGO, kind, overrides)
-        # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
-        check_zoo_values(resolved, kind)
-        decode_policy_kwargs(resolved.get("policy_kwargs", {}))
-        for value in resolved.values():
-            _schedule(value)
-        object.__setattr__(self, "sb3_hyperparams", resolved)
-
-
-def _budget(algo: str) -> int:
-    return max(entry.budget for (name, _), entry in table.TABLE.items() if name == algo)
-
-
-@dataclass(frozen=True)
-class PPOConfig(SB3Config):
-    ALGO: ClassVar[str] = "ppo"
-    total_steps: int = _budget("ppo")
-
-
-@dataclass(frozen=True)
-class A2CConfig(SB3Config):
-    ALGO: ClassVar[str] = "a2c"
-    total_steps: int = _budget("a2c")
-
-
-@dataclass(frozen=True)
-class DQNConfig(SB3Config):
-    ALGO: ClassVar[str] = "dqn"
-    total_steps: int = _budget("dqn")
-
-
-@dataclass(frozen=True)
-class SACConfig(SB3Config):
-    ALGO: ClassVar[str] = "sac"
-    total_steps: int = _budget("sac")
-
-
-@dataclass(frozen=True)
-class TD3Config(SB3Config):
-    ALGO: ClassVar[str] = "td3"
-    total_steps: int = _budget("td3")
-
-
-@dataclass(frozen=True)
-class SB3ARSConfig(SB3Config):
-    ALGO: ClassVar[str] = "sb3-ars"
-    total_steps: int = _budget("sb3-ars")
+    ``ValueError`` for an unsupported action space or hyperparameters refused before the run directory exists; SB3
+    checks the rest when it builds the model."""
+    overrides = parse_hyperparams(algo, text)
+    kind = action_kind(registered_id(env_id))
+    supported = table.action_spaces(algo)
+    if kind not in supported:
+        raise ValueError(f"{algo} only supports {' and '.join(sorted(supported))} action spaces; {env_id} is {kind}")
+    resolved = table.resolve(algo, kind, overrides)
+    # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
+    check_zoo_values(resolved, kind)
+    decode_policy_kwargs(resolved.get("policy_kwargs", {}))
+    for value in resolved.values():
+        _schedule(value)
+    return resolved
 
 
 def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
@@ -176,6 +128,10 @@ def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
         json.dumps(overrides, allow_nan=False)  # Python's JSON reader accepts NaN, Infinity and 1e999
     except ValueError:
         raise ValueError("hyperparams must not hold NaN or infinite numbers") from None
+    set_by_run = sorted(set(overrides) & set(RUN_FLAGS))
+    if set_by_run:
+        flags = " and ".join(RUN_FLAGS[key] for key in set_by_run)
+        raise ValueError(f"hyperparams: {', '.join(set_by_run)} is set by the run; use {flags} instead")
     algorithm_class = ALGORITHM_CLASSES[algo]
     allowed = (set(inspect.signature(algorithm_class.__init__).parameters) - RUN_KEYS) | ZOO_KEYS
     unknown = sorted(set(overrides) - allowed)
@@ -404,6 +360,22 @@ def _encode_float(value: float) -> float | str:
 # ---- training ----
 
 
+class _TensorBoardScalars(KVWriter):
+    """SB3's logger output into our ``SummaryWriter``: its numbers as scalars at SB3's step (env steps)."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
+        for key, value in key_values.items():
+            excluded = key_excluded.get(key) or ()
+            if "tensorboard" not in excluded and isinstance(value, (int, float, np.number)):
+                self.writer.add_scalar(key, float(value), step)
+
+    def close(self) -> None:
+        """The writer belongs to the run, which closes it."""
+
+
 class _StopTraining(Exception):
     """Raised by the callback when the monitor says stop; sb3-contrib's ARS ignores a callback returning False."""
 
@@ -431,17 +403,14 @@ def train(config: SB3Config, monitor: TrainingMonitor | None = None) -> TrainRes
     envs = make_vec_env(env_id, n_envs=int(hyperparams.get("n_envs", 1)), seed=config.seed)
     try:
         model = build_model(algo, hyperparams, envs, config.seed, device)
+        if monitor.scalars is not None:  # SB3's own statistics go to the run's TensorBoard writer too
+            model.set_logger(Logger(folder=None, output_formats=[_TensorBoardScalars(monitor.scalars)]))
         policy = SB3Policy(model.policy, policy_metadata(algo, env_id, model, hyperparams))
         with contextlib.suppress(_StopTraining):  # the monitor said stop: solved, or the budget is spent
             model.learn(total_timesteps=config.total_steps, callback=_MonitorCallback(monitor, policy))
     finally:
         envs.close()
     return monitor.finish(policy)
-
-
-CONFIGS: dict[str, type[SB3Config]] = {
-    config.ALGO: config for config in (PPOConfig, A2CConfig, DQNConfig, SACConfig, TD3Config, SB3ARSConfig)
-}
 
 
 def check_env(env_id: str) -> None:

@@ -17,8 +17,11 @@ commented where it is made, with what it was measured to do on this env (single 
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from baselines.algorithms import CONTINUOUS, DISCRETE
@@ -162,10 +165,97 @@ def entry(algo: str, kind: str) -> HyperparamEntry:
 
 def resolve(algo: str, kind: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The entry's values with ``overrides`` on top (``policy_kwargs`` merged key by key); a deep copy."""
-    values = json.loads(json.dumps(entry(algo, kind).values))
-    for key, value in (overrides or {}).items():
-        if key == "policy_kwargs" and isinstance(value, dict):
-            values["policy_kwargs"] = {**values.get("policy_kwargs", {}), **value}
+    return layered(json.loads(json.dumps(entry(algo, kind).values)), overrides or {})
+
+
+def layered(values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``overrides`` on top, ``policy_kwargs`` merged key by key (a net_arch alone keeps the
+    activation); a new dict."""
+    result = dict(values)
+    for key, value in overrides.items():
+        if key == "policy_kwargs" and isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = {**result[key], **value}
         else:
-            values[key] = value
-    return values
+            result[key] = value
+    return result
+
+
+def uses_several_envs(algo: str) -> bool:
+    """Whether the algorithm trains on SB3's vectorised env (its table entries set ``n_envs``)."""
+    return any("n_envs" in entry.values for (name, _), entry in TABLE.items() if name == algo)
+
+
+# rl-baselines3-zoo keys for the zoo's own machinery, which runs here do not have, and why.
+ZOO_UNSUPPORTED = {
+    "normalize": "VecNormalize would change the observations the evaluations see",
+    "frame_stack": "observations are not stacked here",
+    "env_wrapper": "envs are not wrapped here",
+    "vec_env_wrapper": "envs are not wrapped here",
+    "callback": "the training monitor is the only callback here",
+}
+# The zoo writes policy_kwargs as Python source, e.g. "dict(net_arch=[64, 64], activation_fn=nn.Tanh)".
+ZOO_ACTIVATIONS = {
+    "nn.ReLU": "relu",
+    "nn.Tanh": "tanh",
+    "nn.ELU": "elu",
+    "nn.LeakyReLU": "leaky_relu",
+    "nn.GELU": "gelu",
+    "nn.SiLU": "silu",
+}
+
+
+def from_zoo_file(path: str | os.PathLike[str], *env_ids: str) -> tuple[dict[str, Any], int | None]:
+    """The hyperparameters and budget (``n_timesteps``) of the first of ``env_ids`` in an rl-baselines3-zoo file.
+
+    The file is read with ``yaml.safe_load`` and its ``policy_kwargs`` string parsed as literals, never run.
+    ``ValueError`` naming the problem for an unreadable file, a missing env or a zoo-only key.
+    """
+    import yaml
+
+    try:
+        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ValueError(f"unreadable: {error}") from error
+    if not isinstance(document, dict):
+        raise ValueError("is not rl-baselines3-zoo's layout (a mapping of env id -> hyperparameters)")
+    entry = next((document[env_id] for env_id in env_ids if env_id in document), None)
+    if not isinstance(entry, dict):
+        wanted = " or ".join(dict.fromkeys(env_ids))
+        raise ValueError(f"has no entry for {wanted}; it has {', '.join(map(str, document))}")
+    values = dict(entry)
+    for key, why in ZOO_UNSUPPORTED.items():
+        if values.get(key) not in (None, False):
+            raise ValueError(f"{key} is not supported: {why}; remove it from the entry")
+        values.pop(key, None)
+    budget = values.pop("n_timesteps", None)
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 1 or budget != int(budget):
+            raise ValueError(f"n_timesteps must be a positive whole number, got {budget!r}")
+        budget = int(budget)
+    if isinstance(values.get("policy_kwargs"), str):
+        values["policy_kwargs"] = _zoo_policy_kwargs(values["policy_kwargs"])
+    return values, budget
+
+
+def _zoo_policy_kwargs(source: str) -> dict[str, Any]:
+    """``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`` -> ``{"net_arch": [64, 64], "activation_fn": "tanh"}``."""
+    try:
+        value = _literal(ast.parse(source.strip(), mode="eval").body)
+    except (SyntaxError, ValueError) as error:
+        raise ValueError(f"policy_kwargs {source!r}: {error}; use literals, dict(...) and nn.<Activation>") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"policy_kwargs {source!r} is not a dict")
+    return value
+
+
+def _literal(node: ast.expr) -> Any:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+        return {keyword.arg: _literal(keyword.value) for keyword in node.keywords if keyword.arg is not None}
+    if isinstance(node, ast.Attribute) and ast.unparse(node) in ZOO_ACTIVATIONS:
+        return ZOO_ACTIVATIONS[ast.unparse(node)]
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(item) for item in node.elts]
+    if isinstance(node, ast.Dict):
+        pairs = zip(node.keys, node.values, strict=True)
+        return {_literal(key): _literal(value) for key, value in pairs if key is not None}
+    return ast.literal_eval(node)

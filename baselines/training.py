@@ -33,11 +33,10 @@ import gymnasium as gym
 import numpy as np
 
 from baselines.algorithms import BEST, LAST
+from baselines.configs import EVAL_EPISODES
 from baselines.evaluation import NonFiniteActions, Policy, evaluate
 from continuous_cartpole.registration import registered_id
 
-EVAL_EVERY = 2_000  # env steps between curve evaluations: one default for every algorithm and entry point
-EVAL_EPISODES = 20
 CONFIRM_EPISODES = 100
 TEST_EPISODES = 100
 
@@ -49,8 +48,6 @@ TEST_EPISODES = 100
 _SEED_BLOCK = 2**40
 _SEED_PART = 2**38
 _TEST_PART, _CONFIRM_PART, _CURVE_PART = 0, 1, 2
-
-COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
 
 
 def _stream_seed(run_seed: int, part: int, index: int, episodes: int) -> int:
@@ -73,14 +70,6 @@ def confirmation_seed(run_seed: int, index: int) -> int:
 def curve_seed(run_seed: int, index: int, episodes: int) -> int:
     """Seed of the run's ``index``-th curve evaluation of ``episodes`` episodes (counted from 0)."""
     return _stream_seed(run_seed, _CURVE_PART, index, episodes)
-
-
-def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
-    """``ValueError`` naming the first field of ``config`` that is not an integer >= its minimum (bools refused)."""
-    for name, minimum in minimums.items():
-        value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{type(config).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
 
 
 class TrainingDiverged(FloatingPointError):
@@ -152,6 +141,7 @@ class TrainingMonitor:
         on_evaluation: Callable[[EvalRecord, Any, bool], None] | None = None,
         progress: bool = False,
         until_perfect: bool = False,
+        scalars: Any | None = None,
     ) -> None:
         if eval_episodes < EVAL_EPISODES:
             raise ValueError(f"eval_episodes must be at least {EVAL_EPISODES}, got {eval_episodes}")
@@ -170,6 +160,7 @@ class TrainingMonitor:
         self.stop_when_solved = stop_when_solved
         self.until_perfect = until_perfect
         self.on_evaluation = on_evaluation
+        self.scalars = scalars  # a TensorBoard SummaryWriter, or None
         self.history: list[EvalRecord] = []
         self.solved: EvalRecord | None = None
         self.best: EvalRecord | None = None  # the evaluation whose confirmation has the highest mean
@@ -202,8 +193,14 @@ class TrainingMonitor:
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
 
-    def update(self, env_steps: int, policy: Policy) -> bool:
-        """Record progress; evaluate when the cadence is due. True when the loop should stop."""
+    @property
+    def records_statistics(self) -> bool:
+        """Whether ``update`` writes training statistics anywhere: loops compute them only then."""
+        return self.scalars is not None
+
+    def update(self, env_steps: int, policy: Policy, statistics: dict[str, float] | None = None) -> bool:
+        """Record progress and the update's ``statistics``; evaluate when the cadence is due. True: stop the loop."""
+        self.write_scalars(statistics or {}, env_steps)
         if self._bar is not None:
             self._bar.update(env_steps - self.env_steps)
         self.env_steps = env_steps
@@ -238,6 +235,17 @@ class TrainingMonitor:
         record = EvalRecord(self.env_steps, self.elapsed(), float(returns.mean()), float(returns.std()), confirmation)
         self.history.append(record)
         is_best = self._update_best(record, policy)
+        self.write_scalars(
+            {
+                "eval/return_mean": record.eval_return_mean,
+                "eval/return_std": record.eval_return_std,
+                "time/wall_seconds": record.wall_seconds,
+                "time/env_steps": record.env_steps,
+            },
+            record.env_steps,
+        )
+        if confirmation is not None:
+            self.write_scalars({"eval/confirmation_mean": confirmation.mean}, record.env_steps)
         if self._bar is not None:
             self._bar.set_postfix(eval_return=f"{record.eval_return_mean:.1f}", refresh=False)
         if self.on_evaluation is not None:
@@ -266,11 +274,18 @@ class TrainingMonitor:
         except NonFiniteActions as error:
             raise _diverged(self.env_steps, str(error)) from error
 
+    def write_scalars(self, values: dict[str, float], env_steps: int) -> None:
+        if self.scalars is not None:
+            for tag, value in values.items():
+                self.scalars.add_scalar(tag, value, env_steps)
+
     def close(self) -> None:
-        """Close the progress bar; safe to call again, and called by ``finish``."""
+        """Close the progress bar and flush the scalars; safe to call again, and called by ``finish``."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+        if self.scalars is not None:
+            self.scalars.flush()
 
     def __enter__(self) -> TrainingMonitor:
         return self
@@ -286,6 +301,8 @@ class TrainingMonitor:
         self.close()
         wall_seconds = self.elapsed()
         test = ReturnStats.of(self._returns(self.best_policy, TEST_EPISODES, test_seed(self.seed)))
+        test_scalars = {"test/return_mean": test.mean, "test/return_std": test.std, "test/return_min": test.min}
+        self.write_scalars(test_scalars, self.env_steps)
         last = self.history[-1]
         return TrainResult(
             policy=policy,

@@ -22,7 +22,7 @@ import torch
 
 import continuous_cartpole
 from baselines.algorithms import get_algorithm
-from baselines.training import EVAL_EVERY
+from baselines.configs import EVAL_EVERY
 
 ALGOS = ("ars", "reinforce", "ppo")
 

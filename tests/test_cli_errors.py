@@ -143,7 +143,7 @@ def run_cli_in_subprocess(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ctrl_c_while_the_cli_imports_is_one_line_and_exit_130() -> None:
-    # Ctrl-C arriving while gymnasium is being imported, the first heavy import of the console script
+    # Ctrl-C arriving while gymnasium is being imported: the console script imports it only to run a command
     code = (
         "import builtins\n"
         "real_import = builtins.__import__\n"
@@ -157,7 +157,7 @@ def test_ctrl_c_while_the_cli_imports_is_one_line_and_exit_130() -> None:
     )
     result = run_cli_in_subprocess(code)
     assert result.returncode == EXIT_INTERRUPTED, result.stderr
-    assert result.stderr.strip() == "cartpole-baselines: interrupted"
+    assert result.stderr.strip() == "cartpole-baselines evaluate: interrupted"
 
 
 def test_help_imports_no_torch_sb3_or_matplotlib() -> None:

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from baselines import atomic, sb3_hyperparams
-from baselines import compare as compare_module
 from baselines.cli import main
 from baselines.compare import (
     COMPARE_FILE,
@@ -37,6 +36,9 @@ from baselines.compare import (
     plan_runs,
     read_results_csv,
 )
+from baselines.compare import execute as compare_execute
+from baselines.compare import plan as compare_plan
+from baselines.compare import results as compare_results
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, _on_grid
 from baselines.runs import METRICS_FILE, SUMMARY_FILE
 
@@ -94,7 +96,7 @@ def matrix_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny comparison in two real worker processes, shared by the tests that only read it."""
     root = tmp_path_factory.mktemp("compare") / "out"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+        patch.setattr(compare_plan, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
         compare(root, ALGOS, ENVS, 2, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
     return root
 
@@ -152,7 +154,7 @@ def test_resume_skips_finished_runs_and_redoes_the_rest_and_the_damaged_ones(
     assert str(truncated / METRICS_FILE) in rows[0]["error"] and "'high'" in rows[1]["error"]
     summaries = {path: path.read_bytes() for path in root.glob(f"runs/*/*/*/{SUMMARY_FILE}")}
     del summaries[truncated / SUMMARY_FILE], summaries[mistyped / SUMMARY_FILE]
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
     args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
     assert main([*args, "--workers", "2", "--no-progress"]) == 0
     assert all(path.read_bytes() == content for path, content in summaries.items())  # none retrained
@@ -168,7 +170,7 @@ def test_failed_and_crashed_runs_are_recorded_and_the_others_kept(
 ) -> None:
     (tmp_path / "flawed_cartpoles.py").write_text(textwrap.dedent(BROKEN_ENVS_MODULE), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", {"sb3-ars": TINY_BUDGET})
+    monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", {"sb3-ars": TINY_BUDGET})
     envs = [DISCRETE_ID, "flawed_cartpoles:CrashingCartPole-v0", "flawed_cartpoles:NumpyRewardCartPole-v0"]
     root = tmp_path / "out"
     compare(root, ["sb3-ars"], envs, 1, quick=True, workers=2, eval_every=EVAL_EVERY, progress=False)
@@ -274,12 +276,12 @@ def test_quick_default_matrix_leaves_out_the_slow_off_policy_algorithms() -> Non
 
 
 def test_progress_reads_the_env_steps_of_the_last_evaluation(tmp_path: Path) -> None:
-    assert compare_module._steps_so_far(tmp_path) == 0  # not evaluated yet
+    assert compare_execute._steps_so_far(tmp_path) == 0  # not evaluated yet
     (tmp_path / METRICS_FILE).write_text(
         "env_steps,wall_seconds,eval_return_mean,eval_return_std\n2000,1.5,20.0,1.0\n4000,3.0,40.0,2.0\n",
         encoding="utf-8",
     )
-    assert compare_module._steps_so_far(tmp_path) == 4000
+    assert compare_execute._steps_so_far(tmp_path) == 4000
 
 
 # ---- safety of the results folder ----
@@ -368,14 +370,14 @@ def test_damage_names_what_is_wrong_with_a_run(tmp_path: Path) -> None:
     header = "env_steps,wall_seconds,eval_return_mean,eval_return_std\n"
     sound = {"status": "finished", "env_steps": 4000, "wall_seconds": 2.5, "eval_return_mean": 480.0}
     (tmp_path / METRICS_FILE).write_text(header + "2000,1.0,20.0,1.0\n4000,2.5,480.0,3.0\n", encoding="utf-8")
-    assert compare_module.damage(tmp_path, sound) is None
-    assert "not a run summary" in compare_module.damage(tmp_path, ["finished"])
-    assert "True for env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": True})
-    assert "lacks env_steps" in compare_module.damage(tmp_path, {**sound, "env_steps": None})
-    assert compare_module.damage(tmp_path, {**sound, "status": "failed", "env_steps": None}) is None
+    assert compare_results.damage(tmp_path, sound) is None
+    assert "not a run summary" in compare_results.damage(tmp_path, ["finished"])
+    assert "True for env_steps" in compare_results.damage(tmp_path, {**sound, "env_steps": True})
+    assert "lacks env_steps" in compare_results.damage(tmp_path, {**sound, "env_steps": None})
+    assert compare_results.damage(tmp_path, {**sound, "status": "failed", "env_steps": None}) is None
     for rows, problem in (("2000,1.0,20.0\n", "line 2 is cut short"), ("2000,1.0,x,1.0\n", "'x', not a number")):
         (tmp_path / METRICS_FILE).write_text(header + rows, encoding="utf-8")
-        assert problem in compare_module.damage(tmp_path, sound)
+        assert problem in compare_results.damage(tmp_path, sound)
 
 
 def test_plot_names_a_truncated_csv_in_one_line(
@@ -432,7 +434,7 @@ def test_a_full_or_read_only_disk_gives_one_line_and_keeps_the_old_files(
         raise OSError(code, os.strerror(code), str(target))
 
     monkeypatch.setattr(atomic, "_create_temporary", refuse)
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
+    monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", dict.fromkeys(ALGOS, TINY_BUDGET))
     assert main(["plot", str(root)]) == 2
     args = ["compare", "--out", str(root), "--algos", *ALGOS, "--quick", "--eval-every", str(EVAL_EVERY)]
     assert main([*args, "--no-progress"]) == 2

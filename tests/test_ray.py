@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from baselines import compare as compare_module
 from baselines.algorithms import CHECKPOINT_FILES
 from baselines.checkpoint import load_checkpoint
 from baselines.cli import main
@@ -37,6 +36,7 @@ from baselines.compare import (
     plan_runs,
     run_matrix,
 )
+from baselines.compare import plan as compare_plan
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG
 from baselines.runs import METRICS_FILE, RUN_FILES, SUMMARY_FILE
 
@@ -240,7 +240,7 @@ def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
 ) -> None:
     from baselines.ray_backend import TASK_TEMP_PREFIX, run_matrix_on_ray
 
-    monkeypatch.setattr(compare_module, "QUICK_BUDGETS", BUDGETS)
+    monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", BUDGETS)
     runs, _ = plan_runs(ALGOS, ENVS, 2, quick=True)
     runs.append(failing := RunSpec("ars", ENVS[1], 7, total_steps=-5))  # fails by itself: recorded, not retried
     head, worker = cluster.nodes

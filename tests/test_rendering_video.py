@@ -5,7 +5,6 @@ import os
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-import argparse
 import errno
 import json
 import sys
@@ -15,15 +14,17 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+import tyro
 from gymnasium.error import DependencyNotInstalled
 from PIL import Image
 
 import baselines
 import baselines.video
-from baselines import cli_play, cli_render
 from baselines.checkpoint import CheckpointError
 from baselines.cli import main
-from baselines.cli_common import ALLOW_HEADLESS_WINDOW, CliError
+from baselines.cli import play as cli_play
+from baselines.cli import render as cli_render
+from baselines.cli.common import ALLOW_HEADLESS_WINDOW, CliError
 from baselines.play import play_frames
 from baselines.rollouts import ScriptedPolicy, grid_frames, rollout_frames
 from baselines.runs import RunError
@@ -91,12 +92,10 @@ def mp4_frames(path: Path) -> np.ndarray:
     return iio.imread(path, plugin="FFMPEG")
 
 
-def run_command(module, *argv: object) -> int:
+def run_command(module, name: str, *argv: object) -> int:
     """Parse and run one subcommand as ``cartpole-baselines`` does (errors are raised, not printed)."""
-    parser = argparse.ArgumentParser(prog="cartpole-baselines")
-    module.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args([str(arg) for arg in argv])
-    return args.handler(args)
+    assert name == module.NAME
+    return tyro.cli(module.command_type(), args=[str(arg) for arg in argv]).run()
 
 
 @pytest.fixture

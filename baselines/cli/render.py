@@ -2,67 +2,78 @@
 
 from __future__ import annotations
 
-import argparse
+import statistics
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import gymnasium as gym
-import numpy as np
-from gymnasium.error import DependencyNotInstalled
+import tyro
 
-from baselines.cli_common import (
+from baselines.cli.common import (
+    Checkpoint,
     CliError,
-    add_checkpoint_arg,
-    add_gym_package_flag,
+    GymPackages,
+    OptionalEnvId,
+    Seed,
     import_gym_packages,
     load_run,
     require_display,
     resolve_env_id,
-    seed_arg,
 )
-from baselines.rollouts import (
-    SCRIPTED_POLICIES,
-    GridFrame,
-    RolloutFrame,
-    ScriptedPolicy,
-    WindowClosed,
-    grid_frames,
-    parse_grid,
-    rollout_frames,
-    shown,
+
+if TYPE_CHECKING:  # the rollout, video and window code load gymnasium, numpy and pygame: only when rendering
+    import numpy as np
+
+    from baselines.rollouts import GridFrame, RolloutFrame
+
+
+NAME = "render"
+HELP = (
+    "watch a policy in a window (--human) or save it as a GIF/MP4 video (--out): a run's saved policy (DIR) or a "
+    "scripted one (--env ID --policy random|zero), with episode, step, return and force written on every frame"
 )
-from baselines.video import VideoError, check_video_path, write_video
-from continuous_cartpole.rendering import FrameWindow, WindowError
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "render",
-        help="watch a policy in a window (--human) or save it as a GIF/MP4 video (--out)",
-        description="Roll out a run's saved policy (DIR) or a scripted one (--env ID --policy random|zero), with "
-        "episode, step, return and force written on every frame; show it in a window at the env's frame rate, "
-        "write every frame of every episode to a video, or both.",
-    )
-    parser.add_argument("run_dir", nargs="?", type=Path, metavar="DIR", help="run directory written by 'train'")
-    parser.add_argument("--env", metavar="ID", help="env id for a scripted policy, instead of DIR")
-    parser.add_argument("--policy", choices=SCRIPTED_POLICIES, help="scripted policy for --env (default: random)")
-    parser.add_argument("--episodes", type=int, default=1, help="episodes (per sub-env with --grid; default: 1)")
-    parser.add_argument("--seed", type=seed_arg, default=0, help="seed of the first reset (default: 0)")
-    parser.add_argument("--human", action="store_true", help="show the rollout in a window; Esc or closing it stops")
-    parser.add_argument("--out", type=Path, metavar="FILE", help="write a .gif (pillow) or an .mp4 (the video extra)")
-    parser.add_argument("--grid", metavar="RxC", help="tile R x C sub-envs of the vector env into one frame, e.g. 4x4")
-    add_checkpoint_arg(parser)
-    parser.add_argument("--max-episode-steps", type=int, metavar="N", help="end episodes after N steps")
-    add_gym_package_flag(parser)
-    parser.set_defaults(handler=run)
+@dataclass(frozen=True)
+class Render:
+    run_dir: tyro.conf.Positional[Annotated[Path | None, tyro.conf.arg(metavar="DIR")]] = None
+    """run directory written by 'train'"""
+    env: OptionalEnvId = None  # env id for a scripted policy, instead of DIR
+    policy: Annotated[str | None, tyro.conf.arg(metavar="NAME", help_behavior_hint="(default: random)")] = None
+    """scripted policy for --env: random (uniform actions) or zero (action 0)"""
+    episodes: int = 1  # episodes (per sub-env with --grid)
+    seed: Seed = 0  # seed of the first reset
+    human: bool = False  # show the rollout in a window at the env's frame rate; Esc or closing it stops
+    out: Annotated[Path | None, tyro.conf.arg(metavar="FILE")] = None  # write a .gif (pillow) or an .mp4 (video extra)
+    grid: Annotated[str | None, tyro.conf.arg(metavar="RxC")] = None
+    """tile R x C sub-envs of the vector env into one frame, e.g. 4x4"""
+    max_episode_steps: Annotated[int | None, tyro.conf.arg(metavar="N")] = None  # end episodes after N steps
+    checkpoint: Checkpoint = "best"
+    gym_package: GymPackages = ()
+
+    def run(self) -> int:
+        return render(self)
 
 
-def run(args: argparse.Namespace) -> int:
+def command_type() -> type:
+    return Render
+
+
+def render(args: Render) -> int:
+    import gymnasium as gym
+    from gymnasium.error import DependencyNotInstalled
+
+    from baselines.rollouts import ScriptedPolicy, WindowClosed, grid_frames, rollout_frames, shown
+    from baselines.video import VideoError, write_video
+    from continuous_cartpole.rendering import FrameWindow, WindowError
+
     grid = _check_arguments(args)
     policy, env_id = _policy_and_env_id(args)
     resolve_env_id(env_id)  # a clear error for an unknown id or module
+    if args.human:
+        require_display("render --human")
     if args.human:
         require_display("render --human")
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
@@ -108,12 +119,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_arguments(args: argparse.Namespace) -> tuple[int, int] | None:
-    """What argparse cannot check, before any work; returns the grid as (rows, cols), or None."""
+def _check_arguments(args: Render) -> tuple[int, int] | None:
+    """What the flags' types cannot check, before any work; returns the grid as (rows, cols), or None."""
+    from gymnasium.error import DependencyNotInstalled
+
+    from baselines.rollouts import SCRIPTED_POLICIES, parse_grid
+    from baselines.video import VideoError, check_video_path
+
     if (args.run_dir is None) == (args.env is None):
         raise CliError("give a run directory DIR, or --env ID for a scripted policy; not both")
     if args.run_dir is not None and args.policy is not None:
         raise CliError("--policy goes with --env; a run directory brings its own policy")
+    if args.policy is not None and args.policy not in SCRIPTED_POLICIES:
+        raise CliError(f"--policy must be one of {', '.join(SCRIPTED_POLICIES)}, got {args.policy!r}")
     if not args.human and args.out is None:
         raise CliError("nothing to do: pass --human to watch, --out FILE.gif|FILE.mp4 to save a video, or both")
     if args.episodes < 1:
@@ -133,7 +151,7 @@ def _check_arguments(args: argparse.Namespace) -> tuple[int, int] | None:
         raise CliError(f"--grid: {error}") from error
 
 
-def _policy_and_env_id(args: argparse.Namespace) -> tuple[Any, str]:
+def _policy_and_env_id(args: Render) -> tuple[Any, str]:
     """The run's policy and env id (``RunError``/``CheckpointError`` naming the file), or the scripted policy's name."""
     if args.run_dir is None:
         import_gym_packages(args.gym_package)
@@ -153,4 +171,4 @@ def _summary(returns: list[float]) -> str:
     if not returns:
         return "no episode finished"
     shown_returns = ", ".join(f"{value:g}" for value in returns[:10]) + (", ..." if len(returns) > 10 else "")
-    return f"{len(returns)} episode(s), return mean {np.mean(returns):.1f}: {shown_returns}"
+    return f"{len(returns)} episode(s), return mean {statistics.fmean(returns):.1f}: {shown_returns}"

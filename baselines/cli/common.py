@@ -1,30 +1,73 @@
-"""Helpers every ``cartpole-baselines`` subcommand shares: user errors, env ids, seeds and opening runs.
+"""What every ``cartpole-baselines`` subcommand shares: user errors, env ids, seeds, flag types and opening runs.
 
 Opening a run directory executes nothing: its env id must be registered as it stands, and the package that
 registers a foreign env is imported only when the user names it with ``--gym-package`` on the command line.
+Heavy modules (gymnasium, torch) are imported inside the functions, so that ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-import gymnasium as gym
+import tyro
+from tyro.conf import arg
+from tyro.constructors import PrimitiveConstructorSpec
 
-from baselines import env_checks
-from baselines.algorithms import CONTINUOUS, DISCRETE
-from continuous_cartpole.registration import registered_id
+PROG = "cartpole-baselines"
+EXIT_USAGE = 2  # tyro's and argparse's code for bad usage; ours for every user error
 
 
 class CliError(Exception):
     """A user error: ``cli.main`` prints the message on stderr (no traceback) and exits with code 2."""
 
 
+def parse_seed(text: str) -> int:
+    """NumPy, Gymnasium and torch all refuse negative seeds, so the command line refuses them first."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(f"a seed must be a non-negative integer, got {text!r}")
+    return value
+
+
+Seed = Annotated[
+    int,
+    PrimitiveConstructorSpec(
+        nargs=1,
+        metavar="SEED",
+        instance_from_str=lambda args: parse_seed(args[0]),
+        is_instance=lambda value: isinstance(value, int) and not isinstance(value, bool),
+        str_from_instance=lambda value: [str(value)],
+    ),
+]
+EnvId = Annotated[str, arg(metavar="ID")]
+OptionalEnvId = Annotated[str | None, arg(metavar="ID")]
+Directory = Annotated[Path, arg(metavar="DIR")]
+# ``--gym-package a --gym-package b``, as rl-baselines3-zoo's ``--gym-packages``.
+GymPackages = Annotated[
+    tuple[str, ...],
+    tyro.conf.UseAppendAction,
+    arg(metavar="MODULE", help="import MODULE first, to register the run's env (a run directory never imports code)"),
+]
+# A run directory's checkpoints, as ``baselines.algorithms.BEST`` and ``LAST`` name them.
+Checkpoint = Annotated[
+    Literal["best", "last"],
+    arg(help="the run's best checkpoint (highest 100-episode confirmation) or its last one"),
+]
+
+
 def resolve_env_id(env_id: str) -> str:
     """The registered id for ``env_id`` (``module:EnvId`` accepted); a ``CliError`` naming an unknown id or module."""
+    import gymnasium as gym
+
+    from continuous_cartpole.registration import registered_id
+
     try:
         return registered_id(env_id)
     except ImportError as error:
@@ -41,17 +84,7 @@ def env_package(env_id: str) -> str | None:
     return env_id.rpartition(":")[0] or None
 
 
-def add_gym_package_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--gym-package",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE first, to register the run's env (a run directory never imports code by itself)",
-    )
-
-
-def import_gym_packages(packages: list[str]) -> None:
+def import_gym_packages(packages: tuple[str, ...]) -> None:
     for package in packages:
         try:
             importlib.import_module(package)
@@ -61,6 +94,8 @@ def import_gym_packages(packages: list[str]) -> None:
 
 def run_env_id(run_config: dict[str, Any], run_dir: str | os.PathLike[str]) -> str:
     """The registered id of a run's env, importing nothing: a package it needs must be imported already."""
+    import gymnasium as gym
+
     module, _, name = run_config["env_id"].rpartition(":")
     for package in filter(None, (run_config.get("gym_package"), module)):
         if package not in sys.modules:
@@ -77,11 +112,12 @@ def run_env_id(run_config: dict[str, Any], run_dir: str | os.PathLike[str]) -> s
 
 
 def load_run(
-    run_dir: str | os.PathLike[str], gym_packages: list[str], checkpoint: str = "best"
+    run_dir: str | os.PathLike[str], gym_packages: tuple[str, ...], checkpoint: str
 ) -> tuple[dict[str, Any], str, Any]:
     """``(config, registered env id, policy)`` of a run, the policy from its ``checkpoint`` ("best" or "last");
     refuses a policy whose actions do not fit the env."""
     import baselines  # looked up at call time: the policy loader imports torch only now
+    from baselines.algorithms import CONTINUOUS, DISCRETE
     from baselines.runs import read_run_config
 
     import_gym_packages(gym_packages)
@@ -98,6 +134,8 @@ def load_run(
 
 def action_kind(env_id: str) -> str:
     """``"continuous"`` for a Box action space, ``"discrete"`` for Discrete; a ``CliError`` for anything else."""
+    from baselines import env_checks
+
     try:
         return env_checks.action_kind(env_id)
     except ValueError as error:
@@ -125,24 +163,3 @@ def require_display(command: str) -> None:
             f"{command} needs a display, but pygame has none (video driver {driver}); "
             "save a video instead with: cartpole-baselines render ... --out FILE.gif|FILE.mp4"
         )
-
-
-def seed_arg(text: str) -> int:
-    """argparse type of ``--seed``: NumPy, Gymnasium and torch all refuse negative seeds, so refuse them here."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be a non-negative integer, got {text!r}")
-    return value
-
-
-def add_checkpoint_arg(parser: argparse.ArgumentParser) -> None:
-    """``--checkpoint best|last`` of ``evaluate`` and ``render`` (names as in ``baselines.algorithms``)."""
-    parser.add_argument(
-        "--checkpoint",
-        choices=("best", "last"),
-        default="best",
-        help="the run's best checkpoint (highest 100-episode confirmation) or its last one (default: best)",
-    )

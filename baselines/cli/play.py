@@ -2,33 +2,46 @@
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
 
-import gymnasium as gym
+import tyro
 
-from baselines.cli_common import CliError, require_display, resolve_env_id, seed_arg
-from baselines.play import is_continuous, play_frames
-from continuous_cartpole.rendering import FrameWindow, WindowError
+from baselines.cli.common import CliError, EnvId, Seed, require_display, resolve_env_id
 
+if TYPE_CHECKING:  # gymnasium, the play loop and the window load only when playing
+    import gymnasium as gym
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "play",
-        help="drive a cart-pole with the arrow keys",
-        description="Push the cart with the left and right arrows, one env step per frame at the env's frame rate. "
-        "In the continuous env holding an arrow ramps the force up and releasing it returns the force to 0; the "
-        "discrete env pushes with full force and waits while no arrow is held. Esc or closing the window quits.",
-    )
-    parser.add_argument("--env", default="ContinuousCartPole-v0", metavar="ID", help="(default: ContinuousCartPole-v0)")
-    parser.add_argument("--seed", type=seed_arg, help="seed of the first reset (default: random)")
-    parser.add_argument(
-        "--ramp-seconds", type=float, default=0.5, help="time to full force while an arrow is held (default: 0.5)"
-    )
-    parser.add_argument("--max-episode-steps", type=int, metavar="N", help="end episodes after N steps")
-    parser.set_defaults(handler=run)
+NAME = "play"
+HELP = (
+    "drive a cart-pole with the arrow keys, one env step per frame at the env's frame rate. In the continuous env "
+    "holding an arrow ramps the force up and releasing it returns the force to 0; the discrete env pushes with full "
+    "force and waits while no arrow is held. Esc or closing the window quits."
+)
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class Play:
+    env: EnvId = "ContinuousCartPole-v0"  # env id
+    seed: Annotated[Seed | None, tyro.conf.arg(metavar="SEED", help_behavior_hint="(default: random)")] = None
+    """seed of the first reset"""
+    ramp_seconds: float = 0.5  # time to full force while an arrow is held
+    max_episode_steps: Annotated[int | None, tyro.conf.arg(metavar="N")] = None  # end episodes after N steps
+
+    def run(self) -> int:
+        return play(self)
+
+
+def command_type() -> type:
+    return Play
+
+
+def play(args: Play) -> int:
+    import gymnasium as gym
+
+    from baselines.play import play_frames
+    from continuous_cartpole.rendering import FrameWindow, WindowError
+
     if not args.ramp_seconds > 0:
         raise CliError(f"--ramp-seconds must be positive, got {args.ramp_seconds}")
     if args.max_episode_steps is not None and args.max_episode_steps < 1:
@@ -60,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_playable(env_id: str, env: gym.Env) -> None:
     """The arrows can drive the env, and there is a display to show it on."""
+    from baselines.play import is_continuous
+
     try:
         is_continuous(env.action_space)
     except ValueError as error:

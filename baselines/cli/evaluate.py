@@ -1,0 +1,69 @@
+"""``cartpole-baselines evaluate DIR``: the saved policy's return over many deterministic episodes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import tyro
+
+from baselines.cli.common import Checkpoint, CliError, Directory, GymPackages, Seed, load_run
+
+NAME = "evaluate"
+HELP = "evaluate a run's saved policy: deterministic episodes side by side in one vector env"
+DEFAULT_SEED_HINT = "(default: the run's held-out test seed, so 100 episodes reproduce the run's test)"
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    run_dir: tyro.conf.Positional[Directory]  # run directory written by 'train'
+    episodes: int = 100  # number of episodes
+    seed: Annotated[Seed | None, tyro.conf.arg(metavar="SEED", help_behavior_hint=DEFAULT_SEED_HINT)] = None  # env seed
+    checkpoint: Checkpoint = "best"
+    json: bool = False  # print the result as one JSON object
+    gym_package: GymPackages = ()
+
+    def run(self) -> int:
+        import gymnasium as gym
+        import numpy as np
+
+        from baselines.evaluation import evaluate
+        from baselines.training import test_seed
+
+        if self.episodes < 1:
+            raise CliError(f"--episodes must be at least 1, got {self.episodes}")
+        run_config, env_id, policy = load_run(self.run_dir, self.gym_package, self.checkpoint)
+        threshold = gym.spec(env_id).reward_threshold
+        seed = self.seed if self.seed is not None else test_seed(int(run_config["config"].get("seed", 0)))
+        returns = evaluate(policy, env_id, episodes=self.episodes, seed=seed)
+        result: dict[str, Any] = {
+            "run_dir": str(self.run_dir),
+            "algo": run_config["algo"],
+            "env_id": env_id,
+            "checkpoint": self.checkpoint,
+            "episodes": self.episodes,
+            "seed": seed,
+            "return_mean": float(np.mean(returns)),
+            "return_std": float(np.std(returns)),
+            "return_min": float(np.min(returns)),
+            "return_max": float(np.max(returns)),
+            "reward_threshold": threshold,
+            "solved": None if threshold is None else bool(np.mean(returns) >= threshold),
+        }
+        print(json.dumps(result) if self.json else _describe(result))
+        return 0
+
+
+def command_type() -> type:
+    return Evaluate
+
+
+def _describe(result: dict[str, Any]) -> str:
+    threshold = result["reward_threshold"]
+    verdict = "" if threshold is None else f"; {'at or above' if result['solved'] else 'below'} {threshold:g}"
+    return (
+        f"{result['algo']} on {result['env_id']}: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
+        f"(min {result['return_min']:g}, max {result['return_max']:g}) over {result['episodes']} episodes "
+        f"of the {result['checkpoint']} checkpoint, seed {result['seed']}{verdict}"
+    )

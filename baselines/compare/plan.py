@@ -1,0 +1,158 @@
+"""Planning a comparison: its settings, the runs (algorithm x env x seed) and their budgets, and the plan recorded in
+``DIR/compare.json`` that resuming extends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from baselines.atomic import atomic_write_text
+
+COMPARE_FILE = "compare.json"
+LOCK_FILE = "compare.lock"
+RUNS_DIR = "runs"
+WORKER_ERROR_FILE = "worker_error.json"  # why a run has no summary: it failed before training, or its worker died
+COMPARE_FORMAT = "continuous-cartpole-compare/1"
+FULL_SEEDS = 10  # Agarwal et al. 2021: intervals over 3-5 seeds are too wide to rank anything
+QUICK_SEEDS = 2
+# --quick leaves out SAC and TD3 by default: one gradient step per env step makes them ~250 steps/s on one CPU
+# thread, and they needed 18k-50k steps (110-190 s) to solve, TD3 not on every seed. The budgets below are at least
+# the most steps any of 5 seeds needed in a full comparison (docs/compare_results.md: ARS 14k, REINFORCE 66k, PPO
+# 26k, A2C 66k, DQN 38k, sb3-ars 58k), so each remaining pair solves on most seeds. Named with --algos, SAC and TD3
+# get 30k steps. Full runs use each algorithm's own default budget (SB3: its table entry's, per action space).
+QUICK_EXCLUDED = ("sac", "td3")
+QUICK_BUDGETS = {
+    "ars": 50_000,
+    "reinforce": 100_000,
+    "ppo": 50_000,
+    "a2c": 100_000,
+    "dqn": 50_000,
+    "sac": 30_000,
+    "td3": 30_000,
+    "sb3-ars": 80_000,
+}
+QUICK_DEFAULT_BUDGET = 20_000  # an algorithm registered later and missing above
+
+
+class CompareError(ValueError):
+    """Bad ``compare`` arguments, or a ``DIR`` that holds a comparison with other settings."""
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """What must be equal for runs to be compared: resuming with other settings is refused."""
+
+    quick: bool
+    eval_every: int
+    eval_episodes: int
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    algo: str
+    env_id: str  # the registry id: one run per env however the user spelt it
+    seed: int
+    total_steps: int | None  # None (older plans): the algorithm's default budget
+    given_env_id: str | None = None  # as the user gave it ("module:EnvId"): the worker imports that module
+
+    def run_dir(self, root: Path) -> Path:
+        env_name = self.env_id.rpartition(":")[2]  # "module:EnvId" -> "EnvId": no colon in paths (Windows)
+        return root / RUNS_DIR / self.algo / env_name / f"seed{self.seed}"
+
+    def label(self) -> str:
+        return f"{self.algo} on {self.env_id}, seed {self.seed}"
+
+
+def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: bool) -> tuple[list[RunSpec], list[str]]:
+    """The runs of the matrix, and a note for each algorithm x env pair skipped (unsupported action space)."""
+    from baselines.algorithms import ALGORITHMS
+    from baselines.env_checks import action_kind
+    from continuous_cartpole import registered_id
+
+    if seeds < 1:
+        raise CompareError(f"--seeds must be at least 1, got {seeds}")
+    unknown = [algo for algo in algos if algo not in ALGORITHMS]
+    if unknown:
+        raise CompareError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(ALGORITHMS)}")
+    given: dict[str, str] = {}  # registry id -> the first spelling given
+    kinds = {}
+    for env_id in env_ids:
+        try:
+            canonical = registered_id(env_id)
+            kinds[canonical] = action_kind(canonical)
+        except Exception as error:  # Gymnasium's errors for unknown ids are not ValueErrors
+            raise CompareError(f"unknown or unusable env id {env_id!r}: {error}") from error
+        given.setdefault(canonical, env_id)
+    runs, skipped = [], []
+    for algo in dict.fromkeys(algos):
+        for env_id, spelling in given.items():
+            if kinds[env_id] not in ALGORITHMS[algo].action_spaces:
+                supported = " and ".join(sorted(ALGORITHMS[algo].action_spaces))
+                skipped.append(f"{algo} on {env_id}: {algo} only supports {supported} action spaces")
+                continue
+            budget = QUICK_BUDGETS.get(algo, QUICK_DEFAULT_BUDGET) if quick else default_budget(algo, kinds[env_id])
+            runs.extend(RunSpec(algo, env_id, seed, budget, spelling) for seed in range(seeds))
+    if not runs:
+        raise CompareError("the matrix is empty: " + "; ".join(skipped))
+    return runs, skipped
+
+
+def default_algos(quick: bool) -> list[str]:
+    """Every algorithm; ``--quick`` leaves out the slow off-policy ones (``QUICK_EXCLUDED``)."""
+    from baselines.algorithms import ALGORITHMS
+
+    return [algo for algo in ALGORITHMS if not (quick and algo in QUICK_EXCLUDED)]
+
+
+def default_budget(algo: str, kind: str) -> int:
+    """A full run's env-step budget: the SB3 table's entry for this action space, else the config's default."""
+    from dataclasses import fields
+
+    from baselines import sb3_hyperparams
+    from baselines.algorithms import get_algorithm
+
+    if algo in sb3_hyperparams.SB3_ALGORITHMS:  # the config's default is the largest over the action spaces
+        return sb3_hyperparams.entry(algo, kind).budget
+    defaults = {field.name: field.default for field in fields(get_algorithm(algo).config_type())}
+    return int(defaults["total_steps"])
+
+
+def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) -> list[RunSpec]:
+    """Merge ``runs`` into ``root/compare.json`` (refusing other settings); returns every run planned into ``root``."""
+    path = root / COMPARE_FILE
+    planned: list[RunSpec] = []
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored_settings = CompareSettings(**stored["settings"])
+            planned = [RunSpec(**run) for run in stored["runs"]]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CompareError(f"{path} is unreadable ({error}); use another --out") from error
+        if stored_settings != settings:
+            raise CompareError(
+                f"{root} holds a comparison with other settings ({_describe_settings(stored_settings)}, now "
+                f"{_describe_settings(settings)}); resume with the same settings or use another --out"
+            )
+    elif root.exists() and not root.is_dir():
+        raise CompareError(f"output path {root} exists and is not a directory")
+    elif root.is_dir() and any(path.name != LOCK_FILE for path in root.iterdir()):
+        raise CompareError(f"output directory {root} is not empty and holds no {COMPARE_FILE}; use another --out")
+    known = {(run.algo, run.env_id, run.seed): index for index, run in enumerate(planned)}
+    for run in runs:
+        key = (run.algo, run.env_id, run.seed)
+        if key in known:
+            planned[known[key]] = run
+        else:
+            known[key] = len(planned)
+            planned.append(run)
+    root.mkdir(parents=True, exist_ok=True)
+    data = {"format": COMPARE_FORMAT, "settings": asdict(settings), "runs": [asdict(run) for run in planned]}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
+    return planned
+
+
+def _describe_settings(settings: CompareSettings) -> str:
+    budgets = "--quick budgets" if settings.quick else "full budgets"
+    return f"{budgets}, eval every {settings.eval_every} steps over {settings.eval_episodes} episodes"

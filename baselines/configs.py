@@ -1,0 +1,185 @@
+"""The config dataclass of every algorithm, in one module that imports neither torch nor Stable-Baselines3.
+
+``cartpole-baselines train ALGO --help`` builds its flags from these classes (field comments are the help text), so
+the CLI answers without loading the algorithms. Each algorithm's module re-exports its config (``from baselines.ars
+import ARSConfig, train``). Every config starts with the same fields, in the same order
+(``baselines.algorithms.COMMON_CONFIG_FIELDS``), and validates its values when it is built.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from baselines import sb3_hyperparams as table
+
+EVAL_EVERY = 2_000  # env steps between curve evaluations: one default for every algorithm and entry point
+EVAL_EPISODES = 20  # deterministic episodes per curve evaluation, and the fewest allowed
+# The integer fields every algorithm config starts with, and their smallest allowed values.
+COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
+
+
+def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
+    """``ValueError`` naming the first field of ``config`` that is not an integer >= its minimum (bools refused)."""
+    for name, minimum in minimums.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{type(config).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_positive_finite(config: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"{type(config).__name__}.{name} must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ARSConfig:
+    """Augmented Random Search; see ``baselines.ars`` for the algorithm and the notebook's settings."""
+
+    env_id: str  # Gymnasium env id
+    seed: int = 0  # training seed
+    device: str = "auto"  # torch device: auto, cpu, cuda or cuda:N
+    total_steps: int = 300_000  # env-step budget
+    eval_every: int = EVAL_EVERY  # env steps between curve evaluations
+    eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
+    stop_when_solved: bool = True  # stop at the first confirmed solve
+    progress: bool = False  # show a progress bar
+    n_directions: int = 8  # N: directions sampled per iteration
+    top_b: int | None = 4  # b: best directions used in the update; None = all N (V1/V2 instead of V1-t/V2-t)
+    noise_std: float = 0.3  # nu: perturbation scale
+    step_size: float = 0.2  # alpha as in the paper (see baselines.ars for the notebook's alpha)
+    normalize_states: bool = True  # V2: whiten states with the running mean/std of all states seen
+    episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
+
+    def __post_init__(self) -> None:
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
+        if self.top_b is not None and (
+            isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
+        ):
+            raise ValueError(f"ARSConfig.top_b must be None or an integer in [1, n_directions], got {self.top_b!r}")
+        check_positive_finite(self, ("noise_std", "step_size"))
+
+    @classmethod
+    def notebook(cls, env_id: str, **overrides: Any) -> ARSConfig:
+        """The course notebook's ARS: V1 with eps 0.1, alpha 1.0 and 10 directions (alpha_paper = 1.0 * 0.1 * 10)."""
+        settings: dict[str, Any] = {"n_directions": 10, "top_b": None, "noise_std": 0.1, "normalize_states": False}
+        settings["step_size"] = 1.0 * settings["noise_std"] * settings["n_directions"]
+        return cls(env_id=env_id, **{**settings, **overrides})
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """REINFORCE with an MLP policy; see ``baselines.reinforce``."""
+
+    env_id: str  # Gymnasium env id
+    seed: int = 0  # training seed
+    device: str = "auto"  # torch device: auto, cpu, cuda or cuda:N
+    total_steps: int = 1_000_000  # env-step budget
+    eval_every: int = EVAL_EVERY  # env steps between curve evaluations
+    eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
+    stop_when_solved: bool = True  # stop at the first confirmed solve
+    progress: bool = False  # show a progress bar
+    episodes_per_update: int = 16  # episodes played in parallel for one gradient step
+    learning_rate: float = 1e-2  # Adam step size
+    gamma: float = 0.99  # discount of the reward-to-go
+    hidden_size: int = 128  # units of the MLP's one ReLU hidden layer
+    entropy_coef: float = 0.0  # weight of the entropy bonus (0 = plain REINFORCE)
+    init_log_std: float = -0.5  # continuous MLP policy: initial log standard deviation
+    notebook_linear: bool = False  # continuous only: the notebook's linear net with a sigmoid standard deviation
+    until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
+
+    def __post_init__(self) -> None:
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
+        check_positive_finite(self, ("learning_rate",))
+        if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 1:
+            raise ValueError(f"ReinforceConfig.gamma must be in (0, 1], got {self.gamma!r}")
+        for name in ("entropy_coef", "init_log_std"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"ReinforceConfig.{name} must be a finite number, got {value!r}")
+        if self.entropy_coef < 0:
+            raise ValueError(f"ReinforceConfig.entropy_coef must be >= 0, got {self.entropy_coef!r}")
+
+
+@dataclass(frozen=True)
+class SB3Config:
+    """A Stable-Baselines3 run; each algorithm's subclass below names it, its default budget and a help example."""
+
+    ALGO: ClassVar[str] = ""
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = ""  # shown by ``train ALGO --help``
+
+    env_id: str  # Gymnasium env id
+    seed: int = 0  # training seed
+    device: str = "auto"  # torch device: auto, cpu, cuda or cuda:N
+    total_steps: int = 100_000  # env-step budget
+    eval_every: int = EVAL_EVERY  # env steps between curve evaluations
+    eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
+    stop_when_solved: bool = True  # stop at the first confirmed solve
+    progress: bool = False  # show a progress bar
+    # JSON object of SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py)
+    hyperparams: str = ""
+    # Filled in from the table and ``hyperparams`` for this env: what the run will pass to SB3 (kept in config.json).
+    sb3_hyperparams: dict[str, Any] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.ALGO:
+            raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
+        check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
+        from baselines.sb3 import resolve_hyperparams  # SB3's signatures check the keys: import it only now
+
+        object.__setattr__(self, "sb3_hyperparams", resolve_hyperparams(self.ALGO, self.env_id, self.hyperparams))
+
+
+def _budget(algo: str) -> int:
+    return max(entry.budget for (name, _), entry in table.TABLE.items() if name == algo)
+
+
+@dataclass(frozen=True)
+class PPOConfig(SB3Config):
+    ALGO: ClassVar[str] = "ppo"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"n_steps": 64, "policy_kwargs": {"net_arch": [32, 32]}}'
+    total_steps: int = _budget("ppo")
+
+
+@dataclass(frozen=True)
+class A2CConfig(SB3Config):
+    ALGO: ClassVar[str] = "a2c"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"n_steps": 8, "learning_rate": "lin_0.001"}'
+    total_steps: int = _budget("a2c")
+
+
+@dataclass(frozen=True)
+class DQNConfig(SB3Config):
+    ALGO: ClassVar[str] = "dqn"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"exploration_fraction": 0.2, "target_update_interval": 50}'
+    total_steps: int = _budget("dqn")
+
+
+@dataclass(frozen=True)
+class SACConfig(SB3Config):
+    ALGO: ClassVar[str] = "sac"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"buffer_size": 50000, "policy_kwargs": {"net_arch": [128, 128]}}'
+    total_steps: int = _budget("sac")
+
+
+@dataclass(frozen=True)
+class TD3Config(SB3Config):
+    ALGO: ClassVar[str] = "td3"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"noise_type": "ornstein-uhlenbeck", "noise_std": 0.2}'
+    total_steps: int = _budget("td3")
+
+
+@dataclass(frozen=True)
+class SB3ARSConfig(SB3Config):
+    ALGO: ClassVar[str] = "sb3-ars"
+    HYPERPARAMS_EXAMPLE: ClassVar[str] = '{"n_delta": 4, "delta_std": 0.05}'
+    total_steps: int = _budget("sb3-ars")
+
+
+SB3_CONFIGS: dict[str, type[SB3Config]] = {
+    config.ALGO: config for config in (PPOConfig, A2CConfig, DQNConfig, SACConfig, TD3Config, SB3ARSConfig)
+}
