@@ -121,18 +121,7 @@ def plot_learning_curves(
     results: list[dict[str, str]], curves: list[dict[str, str]], out: Path, title: str | None = None
 ) -> None:
     """Evaluation return against env steps and wall seconds; ``title`` replaces the one describing seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed, none opened
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    envs = list(dict.fromkeys(row["env_id"] for row in results))
-    algos = list(dict.fromkeys(row["algo"] for row in results))
-    if not envs:
-        raise PlotError("results.csv has no runs to plot")
-    colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
-    thresholds = _thresholds(results)
+    plt, envs, algos, colours, thresholds = _figure_parts(results)
     series = _series(curves)
     seeds = len({row["seed"] for row in results})
 
@@ -146,25 +135,51 @@ def plot_learning_curves(
                     _draw_iqm_band(ax, [(run[x_key], run["eval_return_mean"]) for run in runs], colours[algo], algo)
             if env_id in thresholds:
                 ax.axhline(thresholds[env_id], color="black", linestyle="--", linewidth=1, label="solved threshold")
-            ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_major_formatter(FuncFormatter(_tick_label))
-            ax.xaxis.set_minor_formatter(NullFormatter())  # log axes label minor ticks too, and they collide
+            _log_x_axis(ax)
             low, high = ax.get_ylim()
             ax.set_ylim(min(0.0, low), max(high, thresholds.get(env_id, high) * 1.08))  # threshold never at the edge
             ax.set_xlabel(x_label)
             ax.set_ylabel("evaluation return")
             ax.set_title(env_id if row == 0 else f"{env_id}, against time")
             ax.grid(True, which="major", alpha=0.3)
-    handles = [plt.Line2D([], [], color=colours[algo], linewidth=2, label=algo) for algo in algos]
-    handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
-    figure.legend(handles=handles, loc="outside right center", title="algorithm")
+    _legend(figure, plt, algos, colours)
     figure.suptitle(
         title
         or f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
         "(deterministic evaluation episodes)"
     )
     _save(figure, out)
+
+
+def _figure_parts(results: list[dict[str, str]]) -> tuple[Any, list[str], list[str], dict[str, Any], dict[str, float]]:
+    """pyplot (headless), the envs and algorithms in first-seen order, one colour per algorithm, the thresholds."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed, none opened
+    import matplotlib.pyplot as plt
+
+    envs = list(dict.fromkeys(row["env_id"] for row in results))
+    algos = list(dict.fromkeys(row["algo"] for row in results))
+    if not envs:
+        raise PlotError("results.csv has no runs to plot")
+    colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
+    return plt, envs, algos, colours, _thresholds(results)
+
+
+def _log_x_axis(ax: Axes) -> None:
+    """A log x axis labelled at 1, 2 and 5 times each power of ten, in plain numbers."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(_tick_label))
+    ax.xaxis.set_minor_formatter(NullFormatter())  # log axes label minor ticks too, and they collide
+
+
+def _legend(figure: Any, plt: Any, algos: list[str], colours: dict[str, Any]) -> None:
+    handles = [plt.Line2D([], [], color=colours[algo], linewidth=2, label=algo) for algo in algos]
+    handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
+    figure.legend(handles=handles, loc="outside right center", title="algorithm")
 
 
 def _save(figure: Any, out: Path) -> None:
@@ -183,19 +198,9 @@ def _save(figure: Any, out: Path) -> None:
 
 def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
     """Per env: IQM [95 % CI] of the test return and of the env steps to solve, and the performance profile."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from baselines.stats import performance_profile, summarise_runs
 
-    envs = list(dict.fromkeys(row["env_id"] for row in results))
-    algos = list(dict.fromkeys(row["algo"] for row in results))
-    if not envs:
-        raise PlotError("results.csv has no runs to plot")
-    colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
-    thresholds = _thresholds(results)
+    plt, envs, algos, colours, thresholds = _figure_parts(results)
     outcomes = _outcomes(results)
     figure, axes = plt.subplots(3, len(envs), figsize=(6.5 * len(envs), 11), squeeze=False, constrained_layout=True)
     for column, env_id in enumerate(envs):
@@ -219,7 +224,7 @@ def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
             ax.invert_yaxis()
             ax.set_xlabel(f"IQM and 95 % bootstrap CI of the {label}")
             ax.grid(True, axis="x", alpha=0.3)
-        steps_ax.set_xscale("log")
+        _log_x_axis(steps_ax)
         if env_id in thresholds:
             for ax in (test_ax, profile_ax):
                 ax.axvline(thresholds[env_id], color="black", linestyle="--", linewidth=1)
@@ -227,11 +232,13 @@ def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
         profile_ax.set_xlabel("test return tau")
         profile_ax.set_ylabel("fraction of runs with test return >= tau")
         profile_ax.set_ylim(-0.02, 1.02)
+        test_returns = [run.test_return for algo in present for run in outcomes[(algo, env_id)]]
+        shown = [value for value in test_returns if value is not None]
+        if shown:  # zoom onto the scores: runs that all pass the threshold would crowd into its last few percent
+            profile_ax.set_xlim(0.95 * min(*shown, thresholds.get(env_id, min(shown))), 1.02 * max(shown))
         profile_ax.grid(True, alpha=0.3)
-    handles = [plt.Line2D([], [], color=colours[algo], linewidth=2, label=algo) for algo in algos]
-    handles.append(plt.Line2D([], [], color="black", linestyle="--", linewidth=1, label="solved threshold"))
-    figure.legend(handles=handles, loc="outside right center", title="algorithm")
-    figure.suptitle("Over seeds: interquartile means with 95 % stratified bootstrap intervals, performance profiles")
+    _legend(figure, plt, algos, colours)
+    figure.suptitle("Over seeds: interquartile means with 95 % percentile bootstrap intervals, performance profiles")
     _save(figure, out)
 
 
