@@ -30,7 +30,9 @@ from baselines.checkpoint import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-MEMORY_LIMIT_MB = 300
+# What refusing a file may add to the peak of a process that already imported torch and SB3. The process itself
+# weighs 240-290 MB, depending on which optional packages SB3 finds (tensorboard adds ~50 MB): that is not the file's.
+REFUSAL_MEMORY_LIMIT_MB = 32
 
 
 def write_raw_checkpoint(path: Path, tensors: dict[str, torch.Tensor], metadata_text: str) -> None:
@@ -209,7 +211,7 @@ HOSTILE_CHECKPOINTS = {
 
 
 def test_refusing_a_hostile_checkpoint_stays_under_the_memory_limit(tmp_path: Path) -> None:
-    """Peak memory (ru_maxrss, MB) of a fresh process, torch and SB3 imported, refusing each hostile file."""
+    """Peak memory (VmHWM, MB) of a fresh process, torch and SB3 imported, refusing each hostile file."""
     arguments = []
     for name, (algo, make) in HOSTILE_CHECKPOINTS.items():
         (tmp_path / name).mkdir()
@@ -228,4 +230,4 @@ def test_refusing_a_hostile_checkpoint_stays_under_the_memory_limit(tmp_path: Pa
     print(result.stdout)  # name, peak MB, seconds to refuse: the numbers the README quotes
     peaks = {line.split()[0]: int(line.split()[1]) for line in result.stdout.splitlines()}
     assert peaks.keys() == {"baseline", *HOSTILE_CHECKPOINTS}
-    assert max(peaks.values()) < MEMORY_LIMIT_MB, result.stdout
+    assert max(peaks.values()) - peaks["baseline"] < REFUSAL_MEMORY_LIMIT_MB, result.stdout
