@@ -155,7 +155,7 @@ class CartPoleVectorEnv(VectorEnv):
         super().reset(seed=seed)
         self._reset_low, self._reset_high = low_high
         if mask is None:
-            self.state = self._draw_states(self.num_envs).T.astype(self.dtype)
+            self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
             self._clock = 0
             mask = slice(None)
         else:

@@ -161,3 +161,14 @@ def test_a_vector_env_of_65536_steps_and_pickles():
     twin = pickle.loads(pickle.dumps(envs))
     actions = batch_actions(envs, rng)
     assert envs.step(actions)[0].tobytes() == twin.step(actions)[0].tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_state_keeps_one_contiguous_row_per_variable(dtype):
+    """The physics steps whole rows: strided rows would run every operation at a fraction of the speed."""
+    envs = CartPoleVectorEnv(num_envs=5, dtype=dtype)
+    envs.reset(seed=0)
+    assert envs.state.flags.c_contiguous and envs.state.shape == (4, 5)
+    next_obs, *_ = envs.step(np.zeros((5, 1), np.float32))
+    assert envs.state.flags.c_contiguous
+    assert np.array_equal(next_obs, envs.state.T.astype(np.float32))
