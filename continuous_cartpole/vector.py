@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_left_bounds, is_nonfinite, step_state
+from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
@@ -108,12 +108,12 @@ class CartPoleVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        self.dtype = np.dtype(dtype)
         self.params = CartPoleParams.from_keywords(physics)
         self.num_envs = int(num_envs)
         self.continuous = require_bool("continuous", continuous)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
-        self.dtype = np.dtype(dtype)
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
 
@@ -124,7 +124,6 @@ class CartPoleVectorEnv(VectorEnv):
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
-        self._pushes_right = np.zeros(self.num_envs, dtype=bool)  # discrete actions equal to 1, reused every step
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
         self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
@@ -132,6 +131,17 @@ class CartPoleVectorEnv(VectorEnv):
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
         self._renderer: CartPoleRenderer | None = None
+
+    @property
+    def params(self) -> CartPoleParams:
+        """The physical constants and episode rules; assigning new ones takes effect on the next step."""
+        return self._params
+
+    @params.setter
+    def params(self, params: CartPoleParams) -> None:
+        self._params = params
+        self._constants = ArrayConstants.of(params, self.dtype)
+        self._push_forces = np.array([-params.force_mag, params.force_mag], dtype=self.dtype)  # for actions 0, 1
 
     @property
     def steps(self) -> np.ndarray:
@@ -205,7 +215,7 @@ class CartPoleVectorEnv(VectorEnv):
 
         Returns where each sub-env left the bounds, and whether every new state is finite.
         """
-        params = self.params
+        params = self._constants
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             rows = tuple(state)
             stepped = step_state(params, rows, force, np, out=rows)
@@ -253,14 +263,13 @@ class CartPoleVectorEnv(VectorEnv):
             raise TypeError(f"actions must be numeric, got dtype {actions.dtype}")
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
-        force_mag = self.params.force_mag
         if self.continuous:
             column = actions[:, 0]
             if not np.isfinite(column).all():
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
             np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
-            return np.multiply(self.force, force_mag, out=self.force)
+            return np.multiply(self.force, self.params.force_mag, out=self.force)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         # Read as unsigned, a negative integer is huge, so one max finds every value outside {0, 1}. Converting
@@ -268,10 +277,7 @@ class CartPoleVectorEnv(VectorEnv):
         if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > 1:  # byte order kept
             bad = np.flatnonzero((actions != 0) & (actions != 1))
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        pushes_right = np.equal(actions, 1, out=self._pushes_right)
-        # True -> 2f - f = f and False -> -f, both exact: the same forces as +-force_mag
-        np.multiply(pushes_right, self.dtype.type(2.0 * force_mag), out=self.force)
-        return np.subtract(self.force, force_mag, out=self.force)
+        return self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
 
     def _draw_states(self, count: int) -> np.ndarray:
         """(count, 4) float64 start states: sub-env i gets the random numbers a single env would draw."""
@@ -281,9 +287,10 @@ class CartPoleVectorEnv(VectorEnv):
         """A fresh (num_envs, 4) float32 array, written straight from the (4, num_envs) state."""
         assert self.state is not None
         state = self.state if indices is None else self.state[:, indices]
-        obs = np.empty((state.shape[1], 4), dtype=np.float32)
-        np.copyto(obs.T, state, casting="same_kind")
-        return obs
+        # Joining four (n, 1) columns takes under half the time of copying the transposed state in one assignment,
+        # which NumPy walks four values at a time.
+        columns = [row[:, np.newaxis] for row in state]
+        return np.concatenate(columns, axis=1, dtype=np.float32, casting="same_kind")
 
     def render(self) -> tuple[np.ndarray, ...] | None:
         if self.render_mode is None:

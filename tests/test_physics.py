@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_failed, has_left_bounds, step_state
 
 
 def test_defaults_differ_from_gymnasium_only_in_angle_and_failure_reward():
@@ -101,3 +101,23 @@ def test_stepping_in_place_with_out_gives_the_same_bits_as_new_arrays(integrator
     returned = step_state(params, rows, force, np, out=rows)
     assert all(new is row for new, row in zip(returned, rows, strict=True))  # written into the state itself
     assert np.stack(fresh).tobytes() == state.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("integrator", ["euler", "semi-implicit euler"])
+def test_constants_as_0d_arrays_give_the_same_bits_as_the_float_parameters(dtype, integrator):
+    params = CartPoleParams(gravity=3.7, masspole=0.3, length=0.7, tau=0.013, kinematics_integrator=integrator)
+    constants = ArrayConstants.of(params, dtype)
+    assert all(getattr(constants, name).dtype == dtype for name in ("gravity", "tau", "total_mass"))
+    rng = np.random.default_rng(1)
+    state = rng.uniform(-0.5, 0.5, size=(4, 4096)).astype(dtype)
+    thresholds = np.array([[params.x_threshold], [params.theta_threshold_radians]], dtype)
+    state[[0, 2]] *= 4 * thresholds  # some inside the bounds, some outside
+    state[[0, 2], :3] = np.hstack([thresholds, np.nextafter(thresholds, 10), -thresholds])  # on the edges
+    force = rng.uniform(-10, 10, size=4096).astype(dtype)
+    with_floats = np.stack(step_state(params, tuple(state), force, np))
+    with_arrays = np.stack(step_state(constants, tuple(state), force, np))
+    assert with_arrays.dtype == dtype and with_arrays.tobytes() == with_floats.tobytes()
+    left = has_left_bounds(params, state[0], state[2])
+    assert 0 < left.sum() < left.size
+    assert np.array_equal(has_left_bounds(constants, state[0], state[2]), left)

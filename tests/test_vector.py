@@ -6,7 +6,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 import continuous_cartpole
-from continuous_cartpole import CartPoleVectorEnv
+from continuous_cartpole import CartPoleParams, CartPoleVectorEnv
 
 IDS = list(continuous_cartpole.ENV_IDS)
 
@@ -172,3 +172,17 @@ def test_the_state_keeps_one_contiguous_row_per_variable(dtype):
     next_obs, *_ = envs.step(np.zeros((5, 1), np.float32))
     assert envs.state.flags.c_contiguous
     assert np.array_equal(next_obs, envs.state.T.astype(np.float32))
+
+
+@pytest.mark.parametrize("continuous", [True, False])
+def test_new_params_set_through_set_attr_take_effect_on_the_next_step(continuous):
+    """The env keeps the constants as arrays of its dtype: assigning params must refresh them."""
+    changed = CartPoleVectorEnv(num_envs=16, continuous=continuous)
+    built = CartPoleVectorEnv(num_envs=16, continuous=continuous, gravity=3.0, force_mag=4.0, x_threshold=1.0)
+    changed.reset(seed=3)
+    built.reset(seed=3)
+    changed.set_attr("params", CartPoleParams(gravity=3.0, force_mag=4.0, x_threshold=1.0))
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        actions = batch_actions(changed, rng)
+        assert all(np.array_equal(a, b) for a, b in zip(changed.step(actions)[:4], built.step(actions)[:4]))
