@@ -185,4 +185,5 @@ def test_new_params_set_through_set_attr_take_effect_on_the_next_step(continuous
     rng = np.random.default_rng(0)
     for _ in range(60):
         actions = batch_actions(changed, rng)
-        assert all(np.array_equal(a, b) for a, b in zip(changed.step(actions)[:4], built.step(actions)[:4]))
+        outputs = zip(changed.step(actions)[:4], built.step(actions)[:4], strict=True)
+        assert all(np.array_equal(a, b) for a, b in outputs)
