@@ -109,8 +109,9 @@ class CartPoleVectorEnv(VectorEnv):
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
         self.dtype = np.dtype(dtype)
-        self.params = CartPoleParams.from_keywords(physics)
         self.num_envs = int(num_envs)
+        self._renderer: CartPoleRenderer | None = None
+        self.params = CartPoleParams.from_keywords(physics)  # also sets the observation spaces
         self.continuous = require_bool("continuous", continuous)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
@@ -118,9 +119,7 @@ class CartPoleVectorEnv(VectorEnv):
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
 
         self.single_action_space = action_space(self.continuous)
-        self.single_observation_space = observation_space(self.params)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
@@ -130,18 +129,22 @@ class CartPoleVectorEnv(VectorEnv):
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
-        self._renderer: CartPoleRenderer | None = None
 
     @property
     def params(self) -> CartPoleParams:
-        """The physical constants and episode rules; assigning new ones takes effect on the next step."""
+        """The physical constants and episode rules; new ones take effect on the next step, spaces included."""
         return self._params
 
     @params.setter
     def params(self, params: CartPoleParams) -> None:
+        if not isinstance(params, CartPoleParams):
+            raise TypeError(f"params must be a CartPoleParams, such as CartPoleParams(gravity=3.7), got {params!r}")
         self._params = params
         self._constants = ArrayConstants.of(params, self.dtype)
         self._push_forces = np.array([-params.force_mag, params.force_mag], dtype=self.dtype)  # for actions 0, 1
+        self.single_observation_space = observation_space(params)  # its bounds follow the thresholds
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
 
     @property
     def steps(self) -> np.ndarray:

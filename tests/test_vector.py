@@ -182,6 +182,9 @@ def test_new_params_set_through_set_attr_take_effect_on_the_next_step(continuous
     changed.reset(seed=3)
     built.reset(seed=3)
     changed.set_attr("params", CartPoleParams(gravity=3.0, force_mag=4.0, x_threshold=1.0))
+    assert changed.observation_space == built.observation_space != CartPoleVectorEnv(num_envs=16).observation_space
+    with pytest.raises(TypeError, match="params must be a CartPoleParams"):
+        changed.set_attr("params", {"gravity": 3.0})
     rng = np.random.default_rng(0)
     for _ in range(60):
         actions = batch_actions(changed, rng)
