@@ -161,6 +161,8 @@ def _policy_and_env_id(source: Any, env: str | gym.Env | None, checkpoint: str) 
         )
     if hasattr(source, "predict"):
         return source, env_id
+    if hasattr(source, "best_policy"):  # a TrainResult: which of its two policies is the caller's choice
+        raise TypeError("show() takes a policy: pass result.best_policy (or result.policy, the last one)")
     if callable(source):
         return _FunctionPolicy(source), env_id
     raise TypeError(

@@ -135,6 +135,7 @@ def test_mp4_is_a_video_tag_and_save_writes_the_bytes(tmp_path):
         ("no-such-run", "DiscreteCartPole-v0", {}, "neither a run directory nor a scripted policy"),
         (Balancer(), None, {}, "brings no env"),
         (42, "DiscreteCartPole-v0", {}, "needs a run directory, a policy"),
+        (type("Result", (), {"best_policy": None})(), "DiscreteCartPole-v0", {}, "pass result.best_policy"),
         ("zero", "DiscreteCartPole-v0", {"format": "webm"}, "format must be 'gif' or 'mp4'"),
         ("zero", "DiscreteCartPole-v0", {"episodes": 0}, "episodes must be a positive integer"),
         ("zero", "DiscreteCartPole-v0", {"max_steps": True}, "max_steps must be a positive integer"),
