@@ -30,8 +30,11 @@ def html_outputs(notebook: nbformat.NotebookNode) -> list[str]:
     ]
 
 
-def test_there_are_four_lessons():
-    assert [path.name[:2] for path in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_the_lessons_are_numbered_in_reading_order_and_listed_on_the_site():
+    assert len(NOTEBOOKS) >= 4
+    assert [path.name[:2] for path in NOTEBOOKS] == [f"{number:02d}" for number in range(1, len(NOTEBOOKS) + 1)]
+    site = (EXAMPLES.parent / "mkdocs.yml").read_text(encoding="utf-8")
+    assert all(f"examples/{path.name}" in site for path in NOTEBOOKS)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
