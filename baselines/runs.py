@@ -28,6 +28,7 @@ from typing import Any
 from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, CHECKPOINT_FILES, LAST, get_algorithm
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import RUN_JSON_BYTES, FileRefused, read_json
 from baselines.training import EvalRecord, TrainingMonitor, TrainResult
 
 CONFIG_FILE = "config.json"
@@ -87,12 +88,12 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
     if not Path(run_dir).is_dir():
         raise RunError(f"run directory {run_dir} does not exist")
+    if not path.exists() and not path.is_symlink():
+        raise RunError(f"{run_dir} is not a run directory: {path} does not exist")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} is not a run directory: {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"run config {path} is unreadable: {error}") from error
+        config = read_json(path, RUN_JSON_BYTES, "run config")
+    except FileRefused as error:
+        raise RunError(str(error)) from None
     if not isinstance(config, dict) or not all(key in config for key in ("algo", "env_id", "config")):
         raise RunError(f"run config {path} lacks the keys algo, env_id and config")
     problem = _run_config_problem(config)
@@ -122,12 +123,12 @@ def _run_config_problem(config: dict[str, Any]) -> str | None:
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / SUMMARY_FILE
+    if not path.exists() and not path.is_symlink():
+        raise RunError(f"run {run_dir} has no {SUMMARY_FILE} (training still running, or never started)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"run {run_dir} has no {SUMMARY_FILE} (training still running, or never started)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"run summary {path} is unreadable: {error}") from error
+        return read_json(path, RUN_JSON_BYTES, "run summary")
+    except FileRefused as error:
+        raise RunError(str(error)) from None
 
 
 def format_metrics(records: Iterable[EvalRecord]) -> str:

@@ -38,12 +38,13 @@ def command_type() -> Any:
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors that mean bad input, not a bug (imported only now: their modules load gymnasium)."""
+    from baselines.bounded_read import FileRefused
     from baselines.checkpoint import CheckpointError
     from baselines.evaluation import NonFiniteActions
     from baselines.runs import RunError
     from baselines.training import TrainingDiverged
 
-    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions)
+    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions, FileRefused)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

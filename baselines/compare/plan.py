@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import COMPARE_JSON_BYTES, read_json
 
 COMPARE_FILE = "compare.json"
 LOCK_FILE = "compare.lock"
@@ -123,12 +124,12 @@ def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) 
     """Merge ``runs`` into ``root/compare.json`` (refusing other settings); returns every run planned into ``root``."""
     path = root / COMPARE_FILE
     planned: list[RunSpec] = []
-    if path.exists():
+    if path.exists() or path.is_symlink():
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored = read_json(path, COMPARE_JSON_BYTES, "comparison plan")
             stored_settings = CompareSettings(**stored["settings"])
             planned = [RunSpec(**run) for run in stored["runs"]]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise CompareError(f"{path} is unreadable ({error}); use another --out") from error
         if stored_settings != settings:
             raise CompareError(
