@@ -52,6 +52,7 @@ from baselines.compare.plan import (
     default_budget,
     plan_runs,
     record_plan,
+    refuse_symlinked_run_dirs,
 )
 from baselines.configs import EVAL_EVERY
 
@@ -75,6 +76,7 @@ __all__ = [
     "directory_lock",
     "plan_runs",
     "record_plan",
+    "refuse_symlinked_run_dirs",
 ]
 
 
@@ -169,6 +171,7 @@ def compare(
     root.mkdir(parents=True, exist_ok=True)
     with directory_lock(root):
         planned = record_plan(root, settings, runs)
+        refuse_symlinked_run_dirs(root, planned)
         try:
             if ray_address is None:
                 tensorboard = None if tensorboard_log is None else str(tensorboard_log)

@@ -154,6 +154,19 @@ def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) 
     return planned
 
 
+def refuse_symlinked_run_dirs(root: Path, runs: Sequence[RunSpec]) -> None:
+    """Writes under ``root`` never follow a symbolic link: refuse a run directory, or a folder between it and
+    ``root``, that is one (it would send the run's files elsewhere)."""
+    for run in runs:
+        run_dir = run.run_dir(root)
+        for path in (*reversed(run_dir.relative_to(root).parents[:-1]), run_dir.relative_to(root)):
+            if (root / path).is_symlink():
+                raise CompareError(
+                    f"{root / path} is a symbolic link; compare writes only into real folders under {root}: "
+                    "replace the link with a folder, or use another --out"
+                )
+
+
 def _describe_settings(settings: CompareSettings) -> str:
     budgets = "--quick budgets" if settings.quick else "full budgets"
     return f"{budgets}, eval every {settings.eval_every} steps over {settings.eval_episodes} episodes"

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from baselines.algorithms import CHECKPOINT_FILES
 from baselines.atomic import atomic_write_text
 from baselines.bounded_read import (
     METRICS_CSV_BYTES,
@@ -22,6 +23,7 @@ from baselines.bounded_read import (
     read_json,
     read_text,
 )
+from baselines.checkpoint import CheckpointError, verify_checkpoint
 from baselines.compare.plan import WORKER_ERROR_FILE, CompareSettings, RunSpec
 from baselines.plotting import CURVES_CSV, RESULTS_CSV, plot_directory
 from baselines.runs import (
@@ -132,9 +134,20 @@ def damage(run_dir: Path, summary: Any) -> str | None:
     if not isinstance(summary.get("env_steps"), int) or not isinstance(summary.get("wall_seconds"), (int, float)):
         return f"damaged: {path} lacks env_steps or wall_seconds; compare redoes the run"
     try:
-        _read_metrics(run_dir / METRICS_FILE)
+        evaluations = len(_read_metrics(run_dir / METRICS_FILE))
     except ValueError as error:
         return f"damaged: {error}; compare redoes the run"
+    if isinstance(summary.get("evaluations"), int) and evaluations != summary["evaluations"]:
+        return (
+            f"damaged: {run_dir / METRICS_FILE} holds {evaluations} evaluations, {path} says "
+            f"{summary['evaluations']}; compare redoes the run"
+        )
+    if summary.get("checkpoint") is not None:  # every evaluation saves the last checkpoint, the first one the best
+        for name in CHECKPOINT_FILES.values():
+            try:
+                verify_checkpoint(run_dir / name)
+            except CheckpointError as error:
+                return f"damaged: {error}; compare redoes the run"
     return None
 
 
