@@ -74,14 +74,15 @@ def remove_stale_temporaries(target: Path) -> None:
         path = target.parent / name
         try:
             age = now - path.lstat().st_mtime
-            alive = writer.isdigit() and _process_alive(int(writer))
+            alive = writer.isdigit() and process_alive(int(writer))
             if age > (STALE_SECONDS if writer.isdigit() else _UNKNOWN_WRITER_SECONDS) and not alive:
                 path.unlink()
         except OSError:  # gone already, or not ours to remove
             continue
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (on this machine)."""
     try:
         os.kill(pid, 0)  # signal 0: only checks that the process exists
     except ProcessLookupError:

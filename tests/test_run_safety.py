@@ -263,3 +263,57 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_write(tmp_path: P
     write_video(video, [np.zeros((4, 4, 3), np.uint8)], fps=10)
     assert video.exists() and not stale.exists()
     assert recent.exists() and live.exists() and other.exists()
+
+
+@pytest.mark.parametrize("log", ["a file", "inside a file"])
+def test_overwrite_with_a_bad_tensorboard_log_keeps_the_old_run(
+    ars_run: Path, tmp_path: Path, log: str, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("tensorboard")
+    run_dir = copy_run(ars_run, tmp_path)
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+    tensorboard = tmp_path / "tb"
+    tensorboard.write_text("not a folder", encoding="utf-8")
+    if log == "inside a file":
+        tensorboard = tensorboard / "logs"
+    args = ["--total-steps", "500", "--eval-every", "500", "--overwrite", "--tensorboard-log", str(tensorboard)]
+    code = train_ars(run_dir, *args)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--tensorboard-log" in err, err
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+
+
+def test_an_overwrite_that_fails_before_its_first_evaluation_keeps_the_old_run(
+    ars_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baselines import ars
+
+    run_dir = copy_run(ars_run, tmp_path)
+    (run_dir / "notes.txt").write_text("mine", encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+
+    def fail(*_: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(ars, "train", fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        from baselines.ars import ARSConfig
+        from baselines.runs import train_run
+
+        train_run("ars", ARSConfig(ENV, total_steps=500, eval_every=500, device="cpu"), run_dir, overwrite=True)
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+
+
+def test_an_overwrite_replaces_every_run_file_and_keeps_other_files(ars_run: Path, tmp_path: Path) -> None:
+    run_dir = copy_run(ars_run, tmp_path)
+    (run_dir / "notes.txt").write_text("mine", encoding="utf-8")
+    old_config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    assert train_ars(run_dir, "--total-steps", "500", "--eval-every", "500", "--overwrite", "--seed", "9") == 0
+    assert (
+        json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]["seed"]
+        == 9
+        != old_config["config"]["seed"]
+    )
+    assert read_summary(run_dir)["seed"] == 9 and is_finished(run_dir)
+    assert (run_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(path.name for path in run_dir.iterdir() if path.name.startswith(".")) == []
