@@ -35,6 +35,7 @@ STATISTICS_PNG = "statistics.png"
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
 RUN_CURVE_PNG = "learning_curve.png"  # of one run directory
 GRID_POINTS = 200
+MAX_ENVS = 16  # one 6.5-inch column each: 16 make a figure of about 11,000 pixels across
 PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
 
@@ -166,6 +167,11 @@ def _figure_parts(results: list[dict[str, str]]) -> tuple[Any, list[str], list[s
     algos = list(dict.fromkeys(row["algo"] for row in results))
     if not envs:
         raise PlotError("results.csv has no runs to plot")
+    if len(envs) > MAX_ENVS:
+        raise PlotError(
+            f"results.csv holds {len(envs)} env ids; a figure draws at most {MAX_ENVS} (one column each): "
+            "compare fewer envs per output directory"
+        )
     colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
     return plt, envs, algos, colours, _thresholds(results)
 

@@ -16,6 +16,7 @@ Every file is written atomically (``baselines.atomic``). ``train_run`` is the Py
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -227,7 +228,12 @@ def _open_tensorboard(root: str | os.PathLike[str], algo: str, env_id: str, seed
     except ValueError as error:
         raise RunError(str(error)) from error
     except OSError as error:
+        if error.errno not in _BAD_PATH_ERRORS:  # a full or read-only disk: the machine's refusal, not the user's
+            raise
         raise RunError(f"--tensorboard-log {root}: cannot create its run folder: {error.strerror or error}") from None
+
+
+_BAD_PATH_ERRORS = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
 
 
 def _train(

@@ -317,3 +317,44 @@ def test_an_overwrite_replaces_every_run_file_and_keeps_other_files(ars_run: Pat
     assert read_summary(run_dir)["seed"] == 9 and is_finished(run_dir)
     assert (run_dir / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert sorted(path.name for path in run_dir.iterdir() if path.name.startswith(".")) == []
+
+
+def test_a_full_disk_under_tensorboard_is_one_line_and_exit_code_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("tensorboard")
+    import errno
+
+    from tensorboard.summary.writer import record_writer
+
+    written = []
+    real_write = record_writer.RecordWriter.write
+
+    def full_disk(self: Any, data: bytes) -> None:  # the disk fills up after the first few scalars
+        if len(written) >= 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "events.out.tfevents")
+        written.append(data)
+        real_write(self, data)
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", full_disk)  # runs in TensorBoard's writer thread
+    args = ["--total-steps", "1500", "--eval-every", "500", "--tensorboard-log", str(tmp_path / "tb")]
+    assert train_ars(tmp_path / "run", *args) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "cartpole-baselines train: error: No space left on device (events.out.tfevents); "
+        "free some disk space or write elsewhere\n"
+    )
+    assert len(written) == 5 and read_summary(tmp_path / "run")["status"] == "failed"
+
+
+def test_plot_of_hundreds_of_env_ids_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from baselines.plotting import MAX_ENVS
+
+    header = "algo,env_id,seed,status,reward_threshold\n"
+    (tmp_path / "results.csv").write_text(header + "".join(f"ars,Env{i}-v0,0,failed,\n" for i in range(300)))
+    (tmp_path / "learning_curves.csv").write_text("algo,env_id,seed,env_steps,wall_seconds,eval_return_mean\n")
+    started = time.perf_counter()
+    assert _in_thread(main, ["plot", str(tmp_path)]) == 2
+    assert time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert f"results.csv holds 300 env ids; a figure draws at most {MAX_ENVS}" in err and err.count("\n") == 1
