@@ -319,32 +319,36 @@ def test_an_overwrite_replaces_every_run_file_and_keeps_other_files(ars_run: Pat
     assert sorted(path.name for path in run_dir.iterdir() if path.name.startswith(".")) == []
 
 
-def test_a_full_disk_under_tensorboard_is_one_line_and_exit_code_1(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
-) -> None:
+FULL_DISK_UNDER_TENSORBOARD = """
+import errno, os, sys
+from tensorboard.summary.writer import record_writer
+from baselines.cli import main
+
+written, real_write = [], record_writer.RecordWriter.write
+
+def full_disk(self, data):  # runs in TensorBoard's writer thread; the disk fills up after the first few scalars
+    if len(written) >= 5:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "events.out.tfevents")
+    written.append(data)
+    real_write(self, data)
+
+record_writer.RecordWriter.write = full_disk
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_under_tensorboard_is_one_line_and_exit_code_1(tmp_path: Path) -> None:
     pytest.importorskip("tensorboard")
-    import errno
-
-    from tensorboard.summary.writer import record_writer
-
-    written = []
-    real_write = record_writer.RecordWriter.write
-
-    def full_disk(self: Any, data: bytes) -> None:  # the disk fills up after the first few scalars
-        if len(written) >= 5:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "events.out.tfevents")
-        written.append(data)
-        real_write(self, data)
-
-    monkeypatch.setattr(record_writer.RecordWriter, "write", full_disk)  # runs in TensorBoard's writer thread
-    args = ["--total-steps", "1500", "--eval-every", "500", "--tensorboard-log", str(tmp_path / "tb")]
-    assert train_ars(tmp_path / "run", *args) == 1
-    err = capsys.readouterr().err
-    assert err == (
+    out, log = tmp_path / "run", tmp_path / "tb"
+    args = ["train", "ars", "--env", ENV, "--out", str(out), *TINY_ARS, "--total-steps", "1500", "--eval-every", "500"]
+    argv = [sys.executable, "-c", FULL_DISK_UNDER_TENSORBOARD, *args, "--tensorboard-log", str(log)]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (  # no traceback from the writer thread
         "cartpole-baselines train: error: No space left on device (events.out.tfevents); "
         "free some disk space or write elsewhere\n"
     )
-    assert len(written) == 5 and read_summary(tmp_path / "run")["status"] == "failed"
+    assert read_summary(out)["status"] == "failed"
 
 
 def test_plot_of_hundreds_of_env_ids_is_refused_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
