@@ -35,7 +35,7 @@ except ValueError as error:
     outcome = "refused: " + str(error)[:70]
 seconds = time.perf_counter() - started
 added = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-print(f"{{added / 1024:8.1f}} MB {{seconds * 1000:8.1f}} ms  {{outcome}}")
+print(f"+{{added / 1024:6.1f}} MB (peak before {{before / 1024:.0f}} MB) {{seconds * 1000:7.1f}} ms  {{outcome}}")
 """
 
 BILLION_LAUGHS = "\n".join(

@@ -362,3 +362,11 @@ def test_plot_of_hundreds_of_env_ids_is_refused_at_once(tmp_path: Path, capsys: 
     assert time.perf_counter() - started < 10
     err = capsys.readouterr().err
     assert f"results.csv holds 300 env ids; a figure draws at most {MAX_ENVS}" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_compare_progress_poll_never_blocks_on_a_hostile_metrics_file(tmp_path: Path, kind: str) -> None:
+    from baselines.compare import execute
+
+    make_hostile(tmp_path / METRICS_FILE, kind)
+    assert _in_thread(execute._steps_so_far, tmp_path) == 0
