@@ -73,7 +73,8 @@ def open_checked(path: str | os.PathLike[str], cap: int, what: str, *, flags: in
 
 
 def _open_checked(path: Path, cap: int, what: str, follow_symlinks: bool, flags: int, mode: int = 0o666) -> int:
-    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # O_NONBLOCK: a FIFO must not wait
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; O_BINARY: Windows would translate line ends
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
