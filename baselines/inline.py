@@ -22,6 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 from baselines.atomic import atomic_path
+from baselines.bounded_read import MIB, read_bytes
 from baselines.rollouts import (
     SCRIPTED_POLICIES,
     GridFrame,
@@ -36,6 +37,7 @@ from baselines.video import write_video
 # A 500-step episode of one 600 x 400 env is about 1 MB as a GIF (0.2 MB as MP4); a notebook holds its output in
 # memory and in the .ipynb file, so one animation is capped at this many frames, tiles of a grid counted each.
 MAX_TILE_FRAMES = 5_000
+ANIMATION_BYTES = 128 * MIB  # the encoded file read back; budgeted animations stay far below (2-4 kB a frame)
 MIME_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
 
 
@@ -216,7 +218,7 @@ def _animate(
     with tempfile.TemporaryDirectory(prefix="cartpole-show-") as folder:
         path = Path(folder, f"rollout.{format}")
         count = write_video(path, _images(frames, returns), fps)
-        data = path.read_bytes()  # our own file, just written, of at most the budgeted number of frames
+        data = read_bytes(path, ANIMATION_BYTES, "animation", follow_symlinks=False)
     return Animation(data, format, env_id, count, fps, tuple(returns))
 
 
