@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -10,6 +11,7 @@ import numpy as np
 
 from continuous_cartpole.actions import continuous_force_fraction, discrete_force_sign
 from continuous_cartpole.physics import CartPoleParams, is_nonfinite, is_within_bounds, step_state
+from continuous_cartpole.randomization import Randomization
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
@@ -71,6 +73,9 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     theta_threshold_radians=20 degrees, x_threshold=2.4, kinematics_integrator="euler"`` (or
     ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a value outside its range (see
     ``CartPoleParams``) or an unknown keyword raises a ``ValueError`` naming it.
+    ``randomize={"length": (0.25, 1.0), ...}`` draws those parameters anew at every reset from the env's seeded
+    ``np_random`` (see ``continuous_cartpole.randomization``); ``env.unwrapped.params`` holds the values in force
+    and the observation space holds the observations of every draw.
     With ``theta_threshold_radians=12 degrees`` and ``failure_reward=1.0``, ``DiscreteCartPole-v0`` reproduces
     Gymnasium's ``CartPole-v1`` step for step.
 
@@ -93,15 +98,27 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": RENDER_FPS}
 
-    def __init__(self, continuous: bool = True, render_mode: str | None = None, **physics: Any) -> None:
+    def __init__(
+        self, continuous: bool = True, render_mode: str | None = None, randomize: Any = None, **physics: Any
+    ) -> None:
+        self.randomize = Randomization.of(randomize)
+        if self.randomize:
+            self.randomize.check_not_set(physics)
         self.params = CartPoleParams.from_keywords(physics)
+        if self.params.is_batched:
+            raise ValueError(
+                "CartPoleEnv takes one value per parameter; for one value per sub-env use "
+                "gym.make_vec(..., num_envs=N) with arrays of shape (N,)"
+            )
+        bounding = self.randomize.bounding(self.params) if self.randomize else self.params
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.continuous = require_bool("continuous", continuous)
         self._force_fraction = continuous_force_fraction if self.continuous else discrete_force_sign
         self.render_mode = render_mode
         self.action_space = action_space(self.continuous)
-        self.observation_space = observation_space(self.params)
+        self.observation_space = observation_space(bounding)  # holds the observations of every draw
+        self._bounding = bounding
 
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow
@@ -144,9 +161,14 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         seed = validate_seed(seed)
-        low, high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        low, high = reset_bounds(options, self._bounding)  # checked before seeding: a refused reset changes nothing
         super().reset(seed=seed)
         self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
+        if self.randomize:  # this episode's physics, drawn after the start state (as the vector envs do)
+            drawn = self.randomize.draw(self.np_random, 1)
+            self.params = replace(self.params, **{name: float(values[0]) for name, values in drawn.items()})
+            if self._renderer is not None:
+                self._renderer.set_geometry(self.params.x_threshold, self.params.length)
         self.force_fraction = 0.0
         self._failed = False
         self._nonfinite = False

@@ -46,11 +46,15 @@ class CartPoleRenderer:
     def __init__(self, mode: str, x_threshold: float, length: float, fps: int = RENDER_FPS) -> None:
         self.mode = mode
         self.fps = fps
-        self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
-        self.pole_px = self.scale * 2 * length
+        self.set_geometry(x_threshold, length)
         self.pygame = _import_pygame()
         self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
         self.window: FrameWindow | None = None  # opened by the first show()
+
+    def set_geometry(self, x_threshold: float, length: float) -> None:
+        """Scale the drawing to a track of +-``x_threshold`` and a half pole of ``length`` (per episode or sub-env)."""
+        self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
+        self.pole_px = self.scale * 2 * length
 
     def draw(self, x: float, theta: float, force_fraction: float | None = None) -> Any:
         """Draw the state on the off-screen surface and return it; ``force_fraction`` in [-1, 1] adds an arrow."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -9,7 +10,16 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds, is_nonfinite, step_state
+from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
+from continuous_cartpole.physics import (
+    NUMERIC_FIELDS,
+    ArrayConstants,
+    CartPoleParams,
+    has_left_bounds,
+    is_nonfinite,
+    step_state,
+)
+from continuous_cartpole.randomization import Randomization
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
@@ -99,27 +109,23 @@ class CartPoleVectorEnv(VectorEnv):
         render_mode: str | None = None,
         dtype: Any = np.float32,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        randomize: Any = None,
         **physics: Any,
     ) -> None:
-        for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
+        self._num_envs = positive_int("num_envs", num_envs, MAX_NUM_ENVS)  # checked before anything is allocated
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        self.dtype = np.dtype(dtype)
-        self.num_envs = int(num_envs)
+        self._dtype = np.dtype(dtype)
         self._renderer: CartPoleRenderer | None = None
-        self.params = CartPoleParams.from_keywords(physics)  # also sets the observation spaces
-        self.continuous = require_bool("continuous", continuous)
-        self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
-        self.autoreset_mode = _autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-
-        self.single_action_space = action_space(self.continuous)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.max_episode_steps = max_episode_steps
+        self.autoreset_mode = autoreset_mode
+        randomization = Randomization.of(randomize)
+        if randomization:
+            randomization.check_not_set(physics)
+        self._randomization = randomization
+        self.params = CartPoleParams.from_keywords(physics)  # also sets the observation spaces
+        self.continuous = continuous  # also sets the action spaces
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
@@ -128,23 +134,143 @@ class CartPoleVectorEnv(VectorEnv):
         self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
-        self._reset_low, self._reset_high = reset_bounds(None, self.params)
+        self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
+
+    # Settable attributes (directly or through set_attr) are validated as the constructor validates them.
+    @property
+    def num_envs(self) -> int:
+        return self._num_envs
+
+    @num_envs.setter
+    def num_envs(self, value: Any) -> None:
+        raise ValueError(
+            f"num_envs is fixed when the env is made; make a new one: gym.make_vec(..., num_envs={value!r})"
+        )
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the simulated state."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: Any) -> None:
+        raise ValueError(f"dtype is fixed when the env is made; make a new one: gym.make_vec(..., dtype={value!r})")
+
+    @property
+    def continuous(self) -> bool:
+        return self._continuous
+
+    @continuous.setter
+    def continuous(self, value: Any) -> None:
+        self._continuous = require_bool("continuous", value)
+        self.single_action_space = action_space(self._continuous)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+    @property
+    def max_episode_steps(self) -> int:
+        return self._max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: Any) -> None:
+        self._max_episode_steps = positive_int("max_episode_steps", value, MAX_EPISODE_STEPS)
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self._autoreset_mode
+
+    @autoreset_mode.setter
+    def autoreset_mode(self, value: Any) -> None:
+        self._autoreset_mode = _autoreset_mode(value)
+        self.metadata = {**self.metadata, "autoreset_mode": self._autoreset_mode}
+
+    @property
+    def render_mode(self) -> str | None:  # type: ignore[override]
+        return self._render_mode
+
+    @render_mode.setter
+    def render_mode(self, value: Any) -> None:
+        if value is not None and value not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {value!r}")
+        self._render_mode = value
+        self.close_extras()
 
     @property
     def params(self) -> CartPoleParams:
-        """The physical constants and episode rules; new ones take effect on the next step, spaces included."""
+        """The physical constants and episode rules in force: numbers, or arrays of shape (num_envs,) where the
+        sub-envs differ (randomized parameters included). New ones take effect on the next step, spaces included."""
+        if self._params is None:  # randomized values changed since the last read
+            self._params = replace(self._assigned, **{name: self._values[name].copy() for name in self._drawn_names})
         return self._params
 
     @params.setter
     def params(self, params: CartPoleParams) -> None:
         if not isinstance(params, CartPoleParams):
             raise TypeError(f"params must be a CartPoleParams, such as CartPoleParams(gravity=3.7), got {params!r}")
-        self._params = params
-        self._constants = ArrayConstants.of(params, self.dtype)
-        self._push_forces = np.array([-params.force_mag, params.force_mag], dtype=self.dtype)  # for actions 0, 1
-        self.single_observation_space = observation_space(params)  # its bounds follow the thresholds
+        if params.batch_shape not in ((), (self.num_envs,)):
+            raise ValueError(
+                f"params arrays must have shape (num_envs,) = ({self.num_envs},), got {params.batch_shape}"
+            )
+        self._assigned = self._params = params
+        self._drawn_names: tuple[str, ...] = self._randomization.names if self._randomization else ()
+        # float64 values of every parameter per sub-env, updated in place by the randomized draws
+        self._values = (
+            {
+                name: np.array(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=np.float64)
+                for name in NUMERIC_FIELDS
+            }
+            if self._drawn_names
+            else {}
+        )
+        self._set_constants(params)
+        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
+        drawn = set(self._drawn_names)
+        varying = drawn | {name for name, parts in derived.items() if drawn & set(parts)}
+        self._varying_constants = tuple(name for name in vars(self._constants) if name in varying)
+        self._bounding = self._randomization.bounding(params) if self._randomization else params
+        self.single_observation_space = observation_space(self._bounding)  # its bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
+
+    @property
+    def randomize(self) -> Randomization | None:
+        """The parameters drawn anew at every reset of a sub-env (see ``continuous_cartpole.randomization``).
+
+        Set it to a ``randomize`` dict (or None) to change them: the observation space follows; sub-envs keep
+        their current values until their next reset."""
+        return self._randomization
+
+    @randomize.setter
+    def randomize(self, spec: Any) -> None:
+        randomization = Randomization.of(spec)
+        assigned = self.params  # the values in force stay in force until each sub-env's next reset
+        self._randomization = randomization
+        self.params = assigned
+
+    def _set_constants(self, params: CartPoleParams) -> None:
+        """The step's constants in the state dtype: per-sub-env arrays for the varying ones, in blocks of BLOCK."""
+        in_force = replace(params, **{name: self._values[name] for name in self._drawn_names})
+        self._constants = constants = ArrayConstants.of(in_force, self.dtype)
+        self._push_forces = np.array([-1.0, 1.0], dtype=self.dtype)  # per action 0, 1: times force_mag...
+        if constants.force_mag.ndim == 0:  # ...once for all when the sub-envs share it
+            self._push_forces *= constants.force_mag
+
+    def _draw_params(self, indices: np.ndarray | slice, count: int) -> None:
+        """Randomized parameters for the sub-envs ``indices``, drawn after their start states."""
+        if not self._drawn_names:
+            return
+        assert self._randomization is not None
+        values, constants = self._values, self._constants
+        for name, drawn in self._randomization.draw(self.np_random, count).items():
+            values[name][indices] = drawn
+        for name in self._varying_constants:
+            if name == "total_mass":
+                value = values["masspole"][indices] + values["masscart"][indices]
+            elif name == "polemass_length":
+                value = values["masspole"][indices] * values["length"][indices]
+            else:
+                value = values[name][indices]
+            getattr(constants, name)[indices] = value  # rounded to the state dtype, as ArrayConstants.of does
+        self._params = None
 
     @property
     def steps(self) -> np.ndarray:
@@ -162,18 +288,21 @@ class CartPoleVectorEnv(VectorEnv):
         seed = validate_seed(seed)
         options = options_dict(options)
         mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if "reset_mask" in options else None
-        low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        low_high = reset_bounds(options, self._bounding)  # checked before seeding: a refused reset changes nothing
         if mask is not None and self.state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
+            self._draw_params(slice(None), self.num_envs)
             self._clock = 0
             mask = slice(None)
         else:
             assert self.state is not None
-            self.state.T[mask] = self._draw_states(np.count_nonzero(mask))
+            count = np.count_nonzero(mask)
+            self.state.T[mask] = self._draw_states(count)
+            self._draw_params(mask, count)
         self.force[mask] = 0.0
         self._episode_start[mask] = self._clock
         self.prev_done[mask] = False
@@ -184,7 +313,7 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
-        params, state = self.params, self.state
+        state = self.state
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
                 terminated, finite = self._integrate(state, force)
@@ -197,10 +326,11 @@ class CartPoleVectorEnv(VectorEnv):
                 terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
-        if params.failure_reward == 0.0:
+        failure_reward = self._constants.failure_reward
+        if failure_reward.ndim == 0 and failure_reward == 0.0:
             reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
-        else:
-            reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
+        else:  # the failing step's reward rounded to float32 (a no-op for a float32 state)
+            reward = np.where(terminated, failure_reward, np.float32(1.0)).astype(np.float32, copy=False)
 
         info: dict[str, Any] = {}
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
@@ -218,8 +348,8 @@ class CartPoleVectorEnv(VectorEnv):
 
         Returns where each sub-env left the bounds, and whether every new state is finite.
         """
-        params = self._constants
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
+            params = self._constants
             rows = tuple(state)
             stepped = step_state(params, rows, force, np, out=rows)
             return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
@@ -227,6 +357,7 @@ class CartPoleVectorEnv(VectorEnv):
         finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
+            params = self._constants.block(block)  # views of the per-sub-env arrays, which draws update in place
             rows = tuple(state[:, block])
             stepped = step_state(params, rows, force[block], np, out=rows)
             left[block] = has_left_bounds(params, stepped[0], stepped[2])
@@ -256,6 +387,7 @@ class CartPoleVectorEnv(VectorEnv):
     def _restart(self, indices: np.ndarray) -> None:
         assert self.state is not None
         self.state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
+        self._draw_params(indices, indices.size)
         self._episode_start[indices] = self._clock
         self.force[indices] = 0.0
 
@@ -272,7 +404,7 @@ class CartPoleVectorEnv(VectorEnv):
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
             np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
-            return np.multiply(self.force, self.params.force_mag, out=self.force)
+            return np.multiply(self.force, self._constants.force_mag, out=self.force)
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
         # Read as unsigned, a negative integer is huge, so one max finds every value outside {0, 1}. Converting
@@ -280,7 +412,10 @@ class CartPoleVectorEnv(VectorEnv):
         if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > 1:  # byte order kept
             bad = np.flatnonzero((actions != 0) & (actions != 1))
             raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        return self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
+        force = self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
+        if self._constants.force_mag.ndim:
+            force *= self._constants.force_mag  # +-1 times each sub-env's force_mag: exact, as in the single env
+        return force
 
     def _draw_states(self, count: int) -> np.ndarray:
         """(count, 4) float64 start states: sub-env i gets the random numbers a single env would draw."""
@@ -301,10 +436,15 @@ class CartPoleVectorEnv(VectorEnv):
             return None
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before render().")
+        params = self.params
         if self._renderer is None:
-            self._renderer = CartPoleRenderer(self.render_mode, self.params.x_threshold, self.params.length)
+            self._renderer = CartPoleRenderer(self.render_mode, float(np.max(params.x_threshold)), 1.0)
+        x_thresholds, lengths = (np.broadcast_to(v, (self.num_envs,)) for v in (params.x_threshold, params.length))
         frames = []
-        for x, theta, fraction in zip(self.state[0], self.state[2], self.force_fraction, strict=True):
+        for x, theta, fraction, x_threshold, length in zip(
+            self.state[0], self.state[2], self.force_fraction, x_thresholds, lengths, strict=True
+        ):
+            self._renderer.set_geometry(float(x_threshold), float(length))  # each sub-env to its own track and pole
             self._renderer.draw(float(x), float(theta), float(fraction) if self.continuous else None)
             frames.append(self._renderer.rgb_array())
         return tuple(frames)
@@ -317,6 +457,8 @@ class CartPoleVectorEnv(VectorEnv):
         if name == "render":
             frames = self.render(*args, **kwargs)
             return frames if frames is not None else (None,) * self.num_envs
+        if name == "params" and self.params.is_batched:  # each sub-env's own values, as numbers
+            return tuple(self.params.at(i) for i in range(self.num_envs))
         value = self._shared_attribute(name)
         result = value(*args, **kwargs) if callable(value) else value
         return (result,) * self.num_envs
@@ -326,9 +468,13 @@ class CartPoleVectorEnv(VectorEnv):
         return self.call(name)
 
     def set_attr(self, name: str, values: Any) -> None:
-        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values."""
+        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values; validated as the
+        constructor validates it (``num_envs`` and ``dtype`` are fixed). ``params`` also takes one
+        ``CartPoleParams`` per sub-env (or one with arrays of shape (num_envs,)): sub-env i steps with its own."""
         self._shared_attribute(name)
-        if isinstance(values, (list, tuple)):
+        if name == "params" and isinstance(values, (list, tuple)):
+            values = _stacked(values, self.num_envs)
+        elif isinstance(values, (list, tuple)):
             if len(values) != self.num_envs or any(value is not values[0] and value != values[0] for value in values):
                 raise ValueError(
                     f"the sub-envs share {name!r}: pass one value or {self.num_envs} equal values, got {values!r}"
@@ -348,6 +494,20 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_renderer": None}
+
+
+def _stacked(params: list[Any] | tuple[Any, ...], num_envs: int) -> CartPoleParams:
+    """One ``CartPoleParams`` holding a list of ``num_envs`` of them: a number where all agree, else an array."""
+    if len(params) != num_envs or not all(isinstance(p, CartPoleParams) and not p.is_batched for p in params):
+        raise ValueError(f"params must be one CartPoleParams or a list of {num_envs} (one per sub-env), got {params!r}")
+    integrators = {p.kinematics_integrator for p in params}
+    if len(integrators) > 1:
+        raise ValueError(f"the sub-envs share kinematics_integrator: pass one value, got {sorted(integrators)}")
+    columns = {name: np.array([getattr(p, name) for p in params]) for name in NUMERIC_FIELDS}
+    return replace(
+        params[0],
+        **{name: column if (column != column[0]).any() else column[0].item() for name, column in columns.items()},
+    )
 
 
 def _autoreset_mode(mode: Any) -> AutoresetMode:
