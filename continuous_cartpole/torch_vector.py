@@ -516,9 +516,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if not self._varying_fields:
             return
         self._values = {
-            name: torch.as_tensor(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=torch.float64)
-            .to(self.device)
-            .clone()
+            name: torch.tensor(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=torch.float64).to(
+                self.device
+            )
             for name in NUMERIC_FIELDS
         }
         varying = set(self._varying_fields)
