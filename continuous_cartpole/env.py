@@ -165,8 +165,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         super().reset(seed=seed)
         self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
         if self.randomize:  # this episode's physics, drawn after the start state (as the vector envs do)
-            drawn = self.randomize.draw(self.np_random, 1)
-            self.params = replace(self.params, **{name: float(values[0]) for name, values in drawn.items()})
+            drawn = self.randomize.draw(self.np_random, 1)[:, 0]
+            self.params = replace(self.params, **dict(zip(self.randomize.names, drawn.tolist(), strict=True)))
             if self._renderer is not None:
                 self._renderer.set_geometry(self.params.x_threshold, self.params.length)
         self.force_fraction = 0.0

@@ -19,7 +19,7 @@ from continuous_cartpole.physics import (
     is_nonfinite,
     step_state,
 )
-from continuous_cartpole.randomization import Randomization
+from continuous_cartpole.randomization import DrawnValues, Randomization
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
@@ -199,7 +199,8 @@ class CartPoleVectorEnv(VectorEnv):
         """The physical constants and episode rules in force: numbers, or arrays of shape (num_envs,) where the
         sub-envs differ (randomized parameters included). New ones take effect on the next step, spaces included."""
         if self._params is None:  # randomized values changed since the last read
-            self._params = replace(self._assigned, **{name: self._values[name].copy() for name in self._drawn_names})
+            assert self._drawn is not None
+            self._params = self._drawn.in_force(self._assigned)
         return self._params
 
     @params.setter
@@ -211,22 +212,13 @@ class CartPoleVectorEnv(VectorEnv):
                 f"params arrays must have shape (num_envs,) = ({self.num_envs},), got {params.batch_shape}"
             )
         self._assigned = self._params = params
-        self._drawn_names: tuple[str, ...] = self._randomization.names if self._randomization else ()
-        # float64 values of every parameter per sub-env, updated in place by the randomized draws
-        self._values = (
-            {
-                name: np.array(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=np.float64)
-                for name in NUMERIC_FIELDS
-            }
-            if self._drawn_names
-            else {}
-        )
-        self._set_constants(params)
-        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
-        drawn = set(self._drawn_names)
-        varying = drawn | {name for name, parts in derived.items() if drawn & set(parts)}
-        self._varying_constants = tuple(name for name in vars(self._constants) if name in varying)
-        self._bounding = self._randomization.bounding(params) if self._randomization else params
+        randomization = self._randomization
+        self._drawn = DrawnValues(params, randomization, self.num_envs, self.dtype) if randomization else None
+        self._constants = constants = self._drawn.constants if self._drawn else ArrayConstants.of(params, self.dtype)
+        self._push_forces = np.array([-1.0, 1.0], dtype=self.dtype)  # per action 0, 1: times force_mag...
+        if constants.force_mag.ndim == 0:  # ...once for all when the sub-envs share it
+            self._push_forces *= constants.force_mag
+        self._bounding = randomization.bounding(params) if randomization else params
         self.single_observation_space = observation_space(self._bounding)  # its bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
@@ -242,35 +234,15 @@ class CartPoleVectorEnv(VectorEnv):
     @randomize.setter
     def randomize(self, spec: Any) -> None:
         randomization = Randomization.of(spec)
-        assigned = self.params  # the values in force stay in force until each sub-env's next reset
+        in_force = self.params  # the values in force stay in force until each sub-env's next reset
         self._randomization = randomization
-        self.params = assigned
+        self.params = in_force
 
-    def _set_constants(self, params: CartPoleParams) -> None:
-        """The step's constants in the state dtype: per-sub-env arrays for the varying ones, in blocks of BLOCK."""
-        in_force = replace(params, **{name: self._values[name] for name in self._drawn_names})
-        self._constants = constants = ArrayConstants.of(in_force, self.dtype)
-        self._push_forces = np.array([-1.0, 1.0], dtype=self.dtype)  # per action 0, 1: times force_mag...
-        if constants.force_mag.ndim == 0:  # ...once for all when the sub-envs share it
-            self._push_forces *= constants.force_mag
-
-    def _draw_params(self, indices: np.ndarray | slice, count: int) -> None:
-        """Randomized parameters for the sub-envs ``indices``, drawn after their start states."""
-        if not self._drawn_names:
-            return
-        assert self._randomization is not None
-        values, constants = self._values, self._constants
-        for name, drawn in self._randomization.draw(self.np_random, count).items():
-            values[name][indices] = drawn
-        for name in self._varying_constants:
-            if name == "total_mass":
-                value = values["masspole"][indices] + values["masscart"][indices]
-            elif name == "polemass_length":
-                value = values["masspole"][indices] * values["length"][indices]
-            else:
-                value = values[name][indices]
-            getattr(constants, name)[indices] = value  # rounded to the state dtype, as ArrayConstants.of does
-        self._params = None
+    def _draw_params(self, indices: np.ndarray) -> None:
+        """Randomized parameters for the sub-envs ``indices`` (ints), drawn after their start states."""
+        if self._drawn is not None:
+            self._drawn.draw(self.np_random, indices)
+            self._params = None
 
     @property
     def steps(self) -> np.ndarray:
@@ -295,14 +267,14 @@ class CartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
-            self._draw_params(slice(None), self.num_envs)
+            self._draw_params(np.arange(self.num_envs))
             self._clock = 0
             mask = slice(None)
         else:
             assert self.state is not None
-            count = np.count_nonzero(mask)
-            self.state.T[mask] = self._draw_states(count)
-            self._draw_params(mask, count)
+            indices = mask.nonzero()[0]
+            self.state.T[indices] = self._draw_states(indices.size)
+            self._draw_params(indices)
         self.force[mask] = 0.0
         self._episode_start[mask] = self._clock
         self.prev_done[mask] = False
@@ -387,7 +359,7 @@ class CartPoleVectorEnv(VectorEnv):
     def _restart(self, indices: np.ndarray) -> None:
         assert self.state is not None
         self.state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
-        self._draw_params(indices, indices.size)
+        self._draw_params(indices)
         self._episode_start[indices] = self._clock
         self.force[indices] = 0.0
 
@@ -494,6 +466,11 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_renderer": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._drawn is not None:
+            self._constants = self._drawn.constants  # the draws update these (see DrawnValues.__setstate__)
 
 
 def _stacked(params: list[Any] | tuple[Any, ...], num_envs: int) -> CartPoleParams:

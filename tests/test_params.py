@@ -193,7 +193,7 @@ def test_scale_parameters_default_to_log_uniform_and_the_others_to_uniform():
         "gravity": (8.0, 12.0, "uniform"),
         "masspole": (0.1, 1.0, "uniform"),
     }
-    drawn = ranges.draw(np.random.default_rng(0), 20000)
+    drawn = dict(zip(ranges.names, ranges.draw(np.random.default_rng(0), 20000), strict=True))
     assert drawn["length"].min() >= 0.25 and drawn["length"].max() <= 1.0
     assert abs(np.median(drawn["length"]) - 0.5) < 0.01  # the geometric mean: half the draws below 2x the low end
     assert abs(np.median(drawn["gravity"]) - 10.0) < 0.1 and abs(np.median(drawn["masspole"]) - 0.55) < 0.02
