@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from continuous_cartpole.physics import NUMERIC_FIELDS, ArrayConstants, CartPoleParams
+from continuous_cartpole.tasks import Task
 
 T = TypeVar("T")  # an ndarray or a tensor
 
@@ -211,3 +212,16 @@ class DrawnValues:
 
 def _operand(name: str, drawn: tuple[str, ...], params: CartPoleParams) -> int | float | np.ndarray:
     return drawn.index(name) if name in drawn else getattr(params, name)
+
+
+def randomization_for(task: Task, spec: Any, physics: Mapping[str, Any]) -> Randomization | None:
+    """The validated ``randomize`` argument of an env of ``task`` given the ``physics`` keywords, or None."""
+    randomization = Randomization.of(spec)
+    if randomization:
+        if task.swingup:
+            raise ValueError(
+                "randomize works on the balance tasks only: the swing-up's observation bounds are not yet proven "
+                "over ranges of parameters; pass per-sub-env arrays to gym.make_vec instead"
+            )
+        randomization.check_not_set(physics)
+    return randomization
