@@ -66,9 +66,13 @@ def test_parameter_arrays_are_validated_element_wise_and_stored_read_only():
 
 
 @pytest.mark.parametrize("mode", list(AutoresetMode))
-@pytest.mark.parametrize("env_id", ["ContinuousCartPole-v0", "DiscreteCartPole-v0"])
+@pytest.mark.parametrize(
+    "env_id",
+    ["ContinuousCartPole-v0", "DiscreteCartPole-v0", "ContinuousCartPoleSwingUp-v0", "DiscreteCartPoleSwingUp-v0"],
+)
 def test_each_sub_env_reproduces_a_single_env_made_with_its_values_bit_for_bit(env_id, mode):
-    """float64, every parameter different per sub-env, across the block boundary of the physics (BLOCK)."""
+    """float64, every parameter different per sub-env, across the block boundary of the physics (BLOCK), in the
+    balance and the swing-up tasks."""
     num_envs = BLOCK + 3
     values = varied_params(num_envs)
     envs = gym.make_vec(
@@ -179,6 +183,12 @@ def test_bad_randomize_arguments_are_one_line_errors(spec, message):
     for make in (gym.make, gym.make_vec):
         with pytest.raises(ValueError, match=message):
             make("ContinuousCartPole-v0", randomize=spec)
+
+
+def test_randomize_is_refused_on_the_swing_up_with_a_message():
+    for make in (gym.make, gym.make_vec):
+        with pytest.raises(ValueError, match="randomize works on the balance tasks only"):
+            make("ContinuousCartPoleSwingUp-v0", randomize={"length": (0.25, 1.0)})
 
 
 def test_a_parameter_both_set_and_randomized_is_refused():
