@@ -282,6 +282,8 @@ class CartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
+            if self._drawn is not None:
+                self._drawn.discard()  # so that a seed fixes every later draw
             self._draw_params(np.arange(self.num_envs))
             self._clock = 0
             mask = slice(None)
