@@ -5,6 +5,16 @@ torch env. Each entry is ``(low, high)`` or ``(low, high, distribution)``, with 
 "log-uniform". Without one, the scale parameters in ``LOG_UNIFORM`` (masses, pole length, force magnitude, time
 step) are drawn log-uniformly, so that a range such as 0.25-1.0 m gives 0.25-0.5 and 0.5-1.0 the same share of
 episodes (robustness is judged over factors of the nominal value); every other parameter is drawn uniformly.
+
+>>> import gymnasium as gym
+>>> import continuous_cartpole
+>>> envs = gym.make_vec("ContinuousCartPole-v0", num_envs=4, randomize={"length": (0.25, 1.0)})
+>>> _ = envs.reset(seed=0)
+>>> lengths = envs.params.length  # the values in force, one per sub-env
+>>> lengths.shape, bool(((0.25 <= lengths) & (lengths <= 1.0)).all())
+((4,), True)
+>>> envs.randomize.as_dict()
+{'length': (0.25, 1.0, 'log-uniform')}
 """
 
 from __future__ import annotations

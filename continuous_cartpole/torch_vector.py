@@ -192,7 +192,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
     - a sub-env whose state became non-finite (NaN or infinite, e.g. a state set by hand) gets a warning naming it.
       The physics core's failure test decides its termination, as in every env of the package.
 
-    Without validation a NaN action makes that sub-env's state NaN, and a discrete value other than 1 pushes left.
+    Without validation a NaN action makes that sub-env's state NaN, which ends its episode on that step (as a
+    non-finite state does in every env of the package), and a discrete value other than 1 pushes left.
 
     ``compile=True`` fuses the physics and the autoreset into one kernel with ``torch.compile`` (the inductor
     backend: C++ on the CPU, which needs a C++ compiler, Triton on CUDA). The construction compiles it once, on
@@ -253,13 +254,22 @@ class TorchCartPoleVectorEnv(VectorEnv):
     - ``autoreset_mode=AutoresetMode.NEXT_STEP``: an ``AutoresetMode`` or its value (``"NextStep"``,
       ``"SameStep"``, ``"Disabled"``).
     - ``compile=False``: fuse the step with ``torch.compile`` (see Description).
-    - the physics keyword arguments of ``CartPoleParams``.
+    - ``randomize=None``: ``{"length": (0.25, 1.0), ...}`` draws those parameters anew for every episode (see
+      ``continuous_cartpole.randomization``), on ``device`` with the env's generator and no host read: like the
+      start states, the next values are pre-drawn for every sub-env and taken with a ``torch.where`` where a
+      sub-env resets.
+    - the physics keyword arguments of ``CartPoleParams``: numbers, or arrays of shape ``(num_envs,)`` (one value
+      per sub-env; the observation bounds are the widest over them). ``params`` holds the values in force (reading
+      it copies the per-sub-env values to the host).
+
+    ``continuous``, ``validate_actions`` and ``compile`` must be real bools; ``num_envs`` is at most ``2**26``.
+    Without validation an all-False ``reset_mask`` resets nothing; with it, it is refused as in the NumPy env.
 
     ``make_torch_vector_env(env_id, num_envs, **overrides)`` builds one from a registered id.
 
     ## Version History
 
-    - v0: initial release; autoreset modes and the compiled step.
+    - v0: initial release; autoreset modes and the compiled step; per-sub-env parameters and domain randomization.
 
     >>> import torch
     >>> envs = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode="SameStep")

@@ -81,7 +81,17 @@ class CartPoleVectorEnv(VectorEnv):
     throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
     env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
     physics keyword arguments of ``CartPoleParams``. ``call``, ``get_attr`` and ``set_attr`` work as in
-    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared.
+    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared. ``set_attr``
+    and assignments validate as the constructor does; ``num_envs`` and ``dtype`` are fixed (``num_envs`` at most
+    ``2**26``, checked before anything is allocated).
+
+    Physics as data: each physics keyword takes a number or an array of shape ``(num_envs,)``, and sub-env i steps
+    with element i (with ``dtype=np.float64``, bit for bit a single env made with those values); the observation
+    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (balance tasks) draws those
+    parameters anew at every reset of a sub-env from the env's seeded ``np_random`` (see
+    ``continuous_cartpole.randomization``). ``params`` holds the values in force (arrays where the sub-envs
+    differ), ``get_attr("params")`` one ``CartPoleParams`` per sub-env, and ``set_attr("params", ...)`` takes one
+    (numbers or arrays) or a list of ``num_envs``.
 
     >>> import gymnasium as gym
     >>> import numpy as np
@@ -98,7 +108,8 @@ class CartPoleVectorEnv(VectorEnv):
 
     ## Version History
 
-    - v0: initial release; float32 state by default, every Gymnasium autoreset mode.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode; per-sub-env parameters and
+      domain randomization.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
