@@ -130,7 +130,7 @@ def main() -> None:
         threshold = gym.spec(env_id).reward_threshold
         print(
             f"| {env_id} | {returns.mean():.1f} | {statistics.pstdev(returns):.1f} | {returns.min():.1f} | "
-            f"{threshold:g} | {threshold / returns.mean():.2f} |"
+            f"{threshold:g} | {threshold / returns.mean():.3f} |"
         )
 
 

@@ -137,7 +137,9 @@ class CartPoleVectorEnv(VectorEnv):
         self._fraction = np.zeros(self.num_envs, dtype=self.dtype)  # last continuous action, clipped
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        # NEXT_STEP: these sub-envs restart on the next step; DISABLED: their episode ended, until they are reset
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._warned_stepped_after_end = False
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
@@ -194,6 +196,7 @@ class CartPoleVectorEnv(VectorEnv):
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
             self._clock = 0
+            self._warned_stepped_after_end = False
             mask = slice(None)
         else:
             assert self.state is not None
@@ -208,6 +211,8 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
+            self._warn_if_stepping_ended_episodes()
         params, state = self.params, self.state
         # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
         swingup = self.task.swingup
@@ -242,11 +247,23 @@ class CartPoleVectorEnv(VectorEnv):
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
+            self.prev_done |= terminated | truncated
         if obs is None:
             return self._observations(), reward, terminated, truncated, info
         if restarted is not None and restarted.size:
             obs[restarted] = self._observations(restarted)
         return obs, reward, terminated, truncated, info
+
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset, as a single env does."""
+        if self.prev_done.any():
+            self._warned_stepped_after_end = True
+            ended = np.flatnonzero(self.prev_done)
+            gym.logger.warn(
+                f"sub-envs {ended[:10].tolist()} are stepped after their episode ended; with AutoresetMode.DISABLED "
+                'reset them with reset(options={"reset_mask": mask}). Such steps go on from the final state; a '
+                "failing one pays 0.0. (Warned once.)"
+            )
 
     def _integrate(
         self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray

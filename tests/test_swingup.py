@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from gymnasium.vector import AutoresetMode
 from hypothesis import strategies as st
 
 import continuous_cartpole
@@ -280,3 +281,58 @@ def test_stepping_past_the_end_warns_once_and_pays_nothing(env_id):
         warnings.simplefilter("always")
         rewards = [env.step(push)[1] for _ in range(3)]
     assert rewards == [0.0, 0.0, 0.0] and len(caught) == 1 and "after the episode terminated" in str(caught[0].message)
+
+
+def _mixed_actions(rng: np.random.Generator, continuous: bool, num_envs: int) -> np.ndarray:
+    """Even sub-envs push right (they leave the track: terminations), odd ones act at random (truncations)."""
+    push = np.where(np.arange(num_envs) % 2 == 0, 1.0, rng.uniform(-1.5, 1.5, num_envs))
+    if continuous:
+        return push.astype(np.float32)[:, None]
+    return np.rint(np.clip(push, -1, 1)).astype(np.int64) + 1
+
+
+# every id in every mode eagerly, and the fused step once (compiling takes tens of seconds on the CPU)
+TORCH_CASES = [(env_id, mode, False) for env_id in SWINGUP_IDS for mode in AutoresetMode]
+TORCH_CASES.append(("ContinuousCartPoleSwingUp-v0", AutoresetMode.SAME_STEP, True))
+
+
+@pytest.mark.parametrize(("env_id", "mode", "compiled"), TORCH_CASES)
+def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mode, compiled):
+    """float64 torch (eager and fused) against float64 NumPy: the same observations, rewards, flags and final
+    observations, through terminations, truncations and autoresets (restarted sub-envs get the torch env's start)."""
+    torch = pytest.importorskip("torch")
+    torch_vector = pytest.importorskip("continuous_cartpole.torch_vector")
+    num_envs, limit = 8, 120
+    ours = torch_vector.make_torch_vector_env(
+        env_id, num_envs, dtype=torch.float64, autoreset_mode=mode, max_episode_steps=limit, compile=compiled
+    )
+    reference = gym.make_vec(env_id, num_envs=num_envs, dtype=np.float64, autoreset_mode=mode, max_episode_steps=limit)
+    start, _ = ours.reset(seed=0)
+    reference.reset(seed=0)
+    assert start.shape == (num_envs, 5) and bool((start[:, 2] < -0.99).all())
+    reference.state = ours.state.numpy().copy()
+    rng = np.random.default_rng(0)
+    ends = {"terminated": 0, "truncated": 0}
+    for _ in range(300):
+        actions = _mixed_actions(rng, ours.continuous, num_envs)
+        restarting = reference.prev_done.copy() if mode is AutoresetMode.NEXT_STEP else np.zeros(num_envs, bool)
+        obs_t, reward_t, terminated_t, truncated_t, info_t = ours.step(torch.as_tensor(actions))
+        obs_n, reward_n, terminated_n, truncated_n, info_n = reference.step(actions)
+        np.testing.assert_array_equal(terminated_t.numpy(), terminated_n)
+        np.testing.assert_array_equal(truncated_t.numpy(), truncated_n)
+        np.testing.assert_allclose(reward_t.numpy(), reward_n, rtol=1e-6, atol=1e-7)
+        done = terminated_n | truncated_n
+        fresh = restarting | (done if mode is AutoresetMode.SAME_STEP else False)
+        np.testing.assert_allclose(obs_t.numpy()[~fresh], obs_n[~fresh], rtol=1e-6, atol=1e-7)
+        assert bool((obs_t[torch.as_tensor(fresh)][:, 2] < -0.99).all())  # restarts hang down
+        if mode is AutoresetMode.SAME_STEP and done.any():
+            final_n = np.stack(list(info_n["final_obs"][done]))
+            np.testing.assert_allclose(info_t["final_obs"].numpy()[done], final_n, rtol=1e-6, atol=1e-7)
+        if mode is AutoresetMode.DISABLED and done.any():
+            ours.reset(options={"reset_mask": torch.as_tensor(done)})
+            reference.reset(options={"reset_mask": done})
+            fresh = done
+        reference.state[:, fresh] = ours.state.numpy()[:, fresh]
+        ends["terminated"] += int(terminated_n.sum())
+        ends["truncated"] += int((truncated_n & ~terminated_n).sum())
+    assert ends["terminated"] > num_envs and ends["truncated"] > 2
