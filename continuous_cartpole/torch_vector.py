@@ -412,13 +412,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
             raise gym.error.ResetNeeded("Call reset() before step().")
         mode = self.autoreset_mode
         if mode == AutoresetMode.DISABLED and self.validate_actions and not self._warned_stepped_after_end:
-            if bool(self.prev_done.any()):  # the device read that validate_actions allows
-                self._warned_stepped_after_end = True
-                gym.logger.warn(
-                    f"sub-envs {listed(self.prev_done)} are stepped after their episode ended; with "
-                    'AutoresetMode.DISABLED reset them with reset(options={"reset_mask": mask}). Such steps go on '
-                    "from the final state; a failing one pays 0.0. (Warned once.)"
-                )
+            self._warn_if_stepping_ended_episodes()
         # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
         if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
             self._draw_start_states(self._next_start)
@@ -440,6 +434,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if mode == AutoresetMode.SAME_STEP:
             info = {"final_obs": result.final_obs, "_final_obs": done}
         return result.obs, result.reward, terminated, truncated, info
+
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset (reads the device)."""
+        if bool(self.prev_done.any()):
+            self._warned_stepped_after_end = True
+            gym.logger.warn(
+                f"sub-envs {listed(self.prev_done)} are stepped after their episode ended; with "
+                'AutoresetMode.DISABLED reset them with reset(options={"reset_mask": mask}). Such steps go on '
+                "from the final state; a failing one pays 0.0. (Warned once.)"
+            )
 
     def _run_blocks(self, actions: torch.Tensor) -> Transition:
         """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""

@@ -7,8 +7,8 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from gymnasium.vector import AutoresetMode
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import continuous_cartpole
