@@ -160,8 +160,21 @@ def swingup_reward(task: Task, rows: tuple[T, ...], force_fraction: T | float, x
     x, _, cos, _, theta_dot = rows
     if task.sparse:
         return ((abs(x) <= SPARSE_CART_RANGE) & (cos >= SPARSE_COS_MIN)) * 1.0
-    upright = (cos + 1.0) * 0.5
-    centered = (1.0 + xp.exp((_LN_TENTH / (_CART_MARGIN * _CART_MARGIN)) * (x * x))) * 0.5
-    small_control = (5.0 - force_fraction * force_fraction) * 0.2
-    small_velocity = (1.0 + xp.exp((_LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)) * (theta_dot * theta_dot))) * 0.5
-    return upright * centered * small_control * small_velocity
+    # The product of the four terms with their constant factors 1/2 x 1/2 x 1/5 x 1/2 taken out, in place where the
+    # arrays allow (augmented assignments make new values from Python floats): a third fewer passes over a batch.
+    centered = x * x
+    centered *= _LN_TENTH / (_CART_MARGIN * _CART_MARGIN)
+    centered = xp.exp(centered)
+    centered += 1.0  # 2 x centered
+    small_velocity = theta_dot * theta_dot
+    small_velocity *= _LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)
+    small_velocity = xp.exp(small_velocity)
+    small_velocity += 1.0  # 2 x small_velocity
+    small_control = force_fraction * force_fraction
+    small_control -= 5.0  # -5 x small_control
+    reward = cos + 1.0  # 2 x upright
+    reward *= centered
+    reward *= small_velocity
+    reward *= small_control
+    reward *= -1.0 / 40.0
+    return reward
