@@ -140,12 +140,12 @@ def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, fl
     x, _, theta, theta_dot = state
     if not math.isfinite(x + theta + theta_dot + state[1]):
         return "state became NaN or infinite"
+    if not task.swingup and abs(theta) > params.theta_threshold_radians:
+        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     if abs(x) > params.x_threshold:
         return f"cart left the track (|x| > {params.x_threshold:g})"
     if task.swingup and abs(theta_dot) > spin_limit(params):
         return f"pole spun faster than {spin_limit(params):.0f} rad/s"
-    if not task.swingup and abs(theta) > params.theta_threshold_radians:
-        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     return "terminated"
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import continuous_cartpole
 from continuous_cartpole import CartPoleEnv, CartPoleParams
 from continuous_cartpole.physics import step_state
-from continuous_cartpole.tasks import Task, observation_high, spin_limit
+from continuous_cartpole.tasks import Task, end_reason, observation_high, spin_limit
 
 SWINGUP_IDS = list(continuous_cartpole.SWINGUP_IDS)
 
@@ -166,6 +166,15 @@ def test_spinning_faster_than_half_a_turn_per_step_terminates():
     env.state = (0.0, 0.0, math.pi - 0.5, limit)  # ...but below the track its spin speeds up
     obs, reward, terminated, _, _ = env.step(np.zeros(1, np.float32))
     assert terminated and reward == 0.0 and obs[4] > limit and env.observation_space.contains(obs)
+
+
+def test_end_reasons_name_the_swingups_endings():
+    params = CartPoleParams(tau=0.01)
+    task = Task("swingup")
+    assert end_reason(task, params, (2.5, 0.0, 0.0, 0.0)) == "cart left the track (|x| > 2.4)"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, 320.0)) == "pole spun faster than 314 rad/s"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, math.nan)) == "state became NaN or infinite"
+    assert end_reason(Task(), CartPoleParams(), (0.0, 0.0, 0.4, 0.0)) == "pole fell past 20 degrees"
 
 
 def test_swingup_bounds_are_the_documented_ones_at_the_defaults():
