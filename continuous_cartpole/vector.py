@@ -32,36 +32,41 @@ class CartPoleVectorEnv(VectorEnv):
     """
     ## Description
 
-    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy. It is the
-    ``vector_entry_point`` of both registered ids, so ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)``
-    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1``, the same seed and
-    ``dtype=np.float64`` it reproduces the single env bit for bit.
+    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy, on the balance task or
+    the swing-up (``task=``). It is the ``vector_entry_point`` of every registered id, so
+    ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)`` returns it. The dynamics are the same code as the single
+    env's, and with ``num_envs=1``, the same seed and ``dtype=np.float64`` it reproduces the single env bit for bit
+    (rewards rounded to float32).
 
     ## Action Space
 
     ``continuous=True``: ``Box(-1, 1, (num_envs, 1), float32)``, clipped; ``continuous=False``:
-    ``MultiDiscrete([2] * num_envs)``. A batch with NaN or infinite values, a wrong shape or a discrete value
-    outside {0, 1} raises ``ValueError`` and leaves every sub-env unchanged.
+    ``MultiDiscrete([2] * num_envs)`` (balance) or ``MultiDiscrete([3] * num_envs)`` (swing-up: left, none,
+    right). A batch with NaN or infinite values, a wrong shape or a discrete value outside the space raises
+    ``ValueError`` and leaves every sub-env unchanged.
 
     ## Observation Space
 
-    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot, with the single env's finite bounds.
+    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot (balance); (num_envs, 5): x, x_dot,
+    cos theta, sin theta, theta_dot (swing-up); with the single env's finite bounds.
 
     ## Rewards
 
-    Per sub-env: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset step that
-    follows the end of an episode (``NEXT_STEP``) and on steps past a failure (``DISABLED``, as in the single env).
+    Per sub-env, float32: the task's reward (balance 1.0 while the pole stays up; swing-up dm_control's, see
+    ``CartPoleEnv``), ``failure_reward`` on the failing step, 0.0 on the reset step that follows the end of an
+    episode (``NEXT_STEP``) and on failing steps past a failure (``DISABLED``, as in the single env).
 
     ## Starting State
 
-    Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
-    env's seeded ``np_random``.
+    Balance: every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``);
+    swing-up: hanging down, as the single env. Drawn from the env's seeded ``np_random``: sub-env i of a fresh reset
+    gets the random numbers a single env would draw.
 
     ## Episode End
 
     Termination as in the single env (a NaN or infinite state terminates too, with a warning); truncation after
-    ``max_episode_steps`` (500). ``autoreset_mode`` chooses what follows the end of an episode, as Gymnasium's
-    ``SyncVectorEnv`` does it:
+    ``max_episode_steps`` (the spec's: 500 balance, 1000 swing-up). ``autoreset_mode`` chooses what follows the end
+    of an episode, as Gymnasium's ``SyncVectorEnv`` does it:
 
     - ``AutoresetMode.NEXT_STEP`` (default): the next step returns the reset observation, reward 0.0 and both flags
       False, and ignores that sub-env's action.
@@ -69,11 +74,13 @@ class CartPoleVectorEnv(VectorEnv):
       observation is in ``info["final_obs"]`` (an object array, ``None`` for the other sub-envs) with the mask
       ``info["_final_obs"]``, and ``info["final_info"]`` / ``info["_final_info"]`` beside them.
     - ``AutoresetMode.DISABLED``: nothing restarts by itself; ``reset(options={"reset_mask": mask})`` restarts the
-      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are.
+      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are. Stepping a
+      sub-env whose episode ended without that reset warns once, as Gymnasium's single env does.
 
     ## Arguments
 
-    ``num_envs``, ``continuous`` (a bool), ``max_episode_steps=500``, ``render_mode`` (``None`` or
+    ``num_envs``, ``continuous`` (a bool), ``task`` (``"balance"``, ``"swingup"``, ``"swingup_sparse"``; fixed for
+    the env's lifetime), ``max_episode_steps=500``, ``render_mode`` (``None`` or
     ``"rgb_array"``: one frame per sub-env), ``dtype`` of the simulated state: ``np.float32`` (default, 2-3x the
     throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
     env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
@@ -92,10 +99,17 @@ class CartPoleVectorEnv(VectorEnv):
     array([1., 1., 1.], dtype=float32)
     >>> gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode="SameStep").autoreset_mode
     <AutoresetMode.SAME_STEP: 'SameStep'>
+    >>> envs = gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=3)
+    >>> obs, info = envs.reset(seed=0)
+    >>> obs.shape, envs.single_action_space, bool((obs[:, 2] < -0.99).all())  # hanging down
+    ((3, 5), Discrete(3), True)
+    >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
+    >>> bool((reward < 0.01).all()), reward.dtype
+    (True, dtype('float32'))
 
     ## Version History
 
-    - v0: initial release; float32 state by default, every Gymnasium autoreset mode.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode; the swing-up tasks.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
