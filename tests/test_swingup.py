@@ -2,6 +2,7 @@
 
 import math
 import os
+import sys
 import warnings
 
 import gymnasium as gym
@@ -345,3 +346,26 @@ def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mod
         ends["terminated"] += int(terminated_n.sum())
         ends["truncated"] += int((truncated_n & ~terminated_n).sum())
     assert ends["terminated"] > num_envs and ends["truncated"] > 2
+
+
+def load_reference_controller():
+    """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "swingup_controller.py"
+    spec = importlib.util.spec_from_file_location("swingup_controller", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name]
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_the_reference_controller_clears_each_threshold_and_without_its_catch_it_cannot(env_id):
+    reference = load_reference_controller()
+    threshold = gym.spec(env_id).reward_threshold
+    returns = reference.episode_returns(env_id, episodes=8, seed=2000)
+    assert returns.mean() > threshold and returns.mean() * 0.9 == pytest.approx(threshold, rel=0.02)
+    swinging = reference.episode_returns(env_id, episodes=8, seed=2000, gains=reference.Gains(catch_cos=2.0))
+    assert swinging.max() < 0.7 * threshold  # pumps the pole to the top and lets it swing through: never holds
