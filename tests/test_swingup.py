@@ -369,3 +369,19 @@ def test_the_reference_controller_clears_each_threshold_and_without_its_catch_it
     assert returns.mean() > threshold and returns.mean() * 0.9 == pytest.approx(threshold, rel=0.02)
     swinging = reference.episode_returns(env_id, episodes=8, seed=2000, gains=reference.Gains(catch_cos=2.0))
     assert swinging.max() < 0.7 * threshold  # pumps the pole to the top and lets it swing through: never holds
+
+
+def test_the_swingup_vector_env_answers_call_get_attr_and_set_attr():
+    envs = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2, render_mode="rgb_array")
+    envs.reset(seed=0)
+    frames = envs.call("render")
+    assert len(frames) == 2 and frames[0].shape == (400, 600, 3)
+    assert envs.get_attr("task") == (Task("swingup"), Task("swingup"))
+    longer = CartPoleParams(tau=0.01, length=0.7)
+    envs.set_attr("params", longer)
+    assert envs.params is longer
+    assert envs.single_observation_space.high.tolist() == pytest.approx(observation_high(Task("swingup"), longer))
+    obs = envs.step(np.zeros((2, 1), np.float32))[0]
+    assert obs.shape == (2, 5) and envs.observation_space.contains(obs)
+    with pytest.raises(AttributeError):
+        envs.set_attr("task", Task())  # the task decides the spaces: fixed at construction
