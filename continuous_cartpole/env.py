@@ -156,6 +156,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         discrete_force = discrete_force_level if self.task.swingup else discrete_force_sign
         self._force_fraction = continuous_force_fraction if self.continuous else discrete_force
         self.render_mode = render_mode
+        if self.task.swingup:  # real time: one frame per step of the swing-up's tau (100 fps at 0.01 s)
+            self.metadata = {**self.metadata, "render_fps": max(1, round(1 / self.params.tau))}
         self.action_space = action_space(self.continuous, self.task)
         self.observation_space = observation_space(self.params, self.task)
 
@@ -245,7 +247,11 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
             raise gym.error.ResetNeeded("Call reset() before render().")
         if self._renderer is None:
             self._renderer = CartPoleRenderer(
-                self.render_mode, self.params.x_threshold, self.params.length, whole_circle=self.task.swingup
+                self.render_mode,
+                self.params.x_threshold,
+                self.params.length,
+                fps=self.metadata["render_fps"],
+                whole_circle=self.task.swingup,
             )
         arrow = self.force_fraction if self.continuous else None
         self._renderer.draw(self.state[0], self.state[2], arrow)

@@ -142,6 +142,8 @@ class CartPoleVectorEnv(VectorEnv):
         self.render_mode = render_mode
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
+        if self.task.swingup:  # real time, as the single env
+            self.metadata["render_fps"] = max(1, round(1 / self.params.tau))
 
         self.single_action_space = action_space(self.continuous, self.task)
         self.action_space = batch_space(self.single_action_space, self.num_envs)

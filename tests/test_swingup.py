@@ -385,3 +385,9 @@ def test_the_swingup_vector_env_answers_call_get_attr_and_set_attr():
     assert obs.shape == (2, 5) and envs.observation_space.contains(obs)
     with pytest.raises(AttributeError):
         envs.set_attr("task", Task())  # the task decides the spaces: fixed at construction
+
+
+def test_the_swingup_renders_in_real_time():
+    assert gym.make("ContinuousCartPoleSwingUp-v0").metadata["render_fps"] == 100  # tau 0.01
+    assert gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=2).metadata["render_fps"] == 100
+    assert gym.make("ContinuousCartPole-v0").metadata["render_fps"] == CartPoleEnv.metadata["render_fps"] == 50
