@@ -232,7 +232,7 @@ class CartPoleVectorEnv(VectorEnv):
         params, state = self.params, self.state
         # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
         swingup = self.task.swingup
-        obs = np.empty((self.num_envs, 5), dtype=np.float32) if swingup else None
+        obs = np.empty((self.num_envs, self.task.observation_size), dtype=np.float32) if swingup else None
         reward = np.empty(self.num_envs, dtype=np.float32)
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
