@@ -35,36 +35,41 @@ class CartPoleVectorEnv(VectorEnv):
     """
     ## Description
 
-    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy. It is the
-    ``vector_entry_point`` of both registered ids, so ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)``
-    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1``, the same seed and
-    ``dtype=np.float64`` it reproduces the single env bit for bit.
+    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy, on the balance task or
+    the swing-up (``task=``). It is the ``vector_entry_point`` of every registered id, so
+    ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)`` returns it. The dynamics are the same code as the single
+    env's, and with ``num_envs=1``, the same seed and ``dtype=np.float64`` it reproduces the single env bit for bit
+    (rewards rounded to float32).
 
     ## Action Space
 
     ``continuous=True``: ``Box(-1, 1, (num_envs, 1), float32)``, clipped; ``continuous=False``:
-    ``MultiDiscrete([2] * num_envs)``. A batch with NaN or infinite values, a wrong shape or a discrete value
-    outside {0, 1} raises ``ValueError`` and leaves every sub-env unchanged.
+    ``MultiDiscrete([2] * num_envs)`` (balance) or ``MultiDiscrete([3] * num_envs)`` (swing-up: left, none,
+    right). A batch with NaN or infinite values, a wrong shape or a discrete value outside the space raises
+    ``ValueError`` and leaves every sub-env unchanged.
 
     ## Observation Space
 
-    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot, with the single env's finite bounds.
+    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot (balance); (num_envs, 5): x, x_dot,
+    cos theta, sin theta, theta_dot (swing-up); with the single env's finite bounds.
 
     ## Rewards
 
-    Per sub-env: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset step that
-    follows the end of an episode (``NEXT_STEP``) and on steps past a failure (``DISABLED``, as in the single env).
+    Per sub-env, float32: the task's reward (balance 1.0 while the pole stays up; swing-up dm_control's, see
+    ``CartPoleEnv``), ``failure_reward`` on the failing step, 0.0 on the reset step that follows the end of an
+    episode (``NEXT_STEP``) and on failing steps past a failure (``DISABLED``, as in the single env).
 
     ## Starting State
 
-    Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
-    env's seeded ``np_random``.
+    Balance: every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``);
+    swing-up: hanging down, as the single env. Drawn from the env's seeded ``np_random``: sub-env i of a fresh reset
+    gets the random numbers a single env would draw.
 
     ## Episode End
 
     Termination as in the single env (a NaN or infinite state terminates too, with a warning); truncation after
-    ``max_episode_steps`` (500). ``autoreset_mode`` chooses what follows the end of an episode, as Gymnasium's
-    ``SyncVectorEnv`` does it:
+    ``max_episode_steps`` (the spec's: 500 balance, 1000 swing-up). ``autoreset_mode`` chooses what follows the end
+    of an episode, as Gymnasium's ``SyncVectorEnv`` does it:
 
     - ``AutoresetMode.NEXT_STEP`` (default): the next step returns the reset observation, reward 0.0 and both flags
       False, and ignores that sub-env's action.
@@ -72,11 +77,13 @@ class CartPoleVectorEnv(VectorEnv):
       observation is in ``info["final_obs"]`` (an object array, ``None`` for the other sub-envs) with the mask
       ``info["_final_obs"]``, and ``info["final_info"]`` / ``info["_final_info"]`` beside them.
     - ``AutoresetMode.DISABLED``: nothing restarts by itself; ``reset(options={"reset_mask": mask})`` restarts the
-      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are.
+      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are. Stepping a
+      sub-env whose episode ended without that reset warns once, as Gymnasium's single env does.
 
     ## Arguments
 
-    ``num_envs``, ``continuous`` (a bool), ``max_episode_steps=500``, ``render_mode`` (``None`` or
+    ``num_envs``, ``continuous`` (a bool), ``task`` (``"balance"``, ``"swingup"``, ``"swingup_sparse"``; fixed for
+    the env's lifetime), ``max_episode_steps=500``, ``render_mode`` (``None`` or
     ``"rgb_array"``: one frame per sub-env), ``dtype`` of the simulated state: ``np.float32`` (default, 2-3x the
     throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
     env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
@@ -105,11 +112,18 @@ class CartPoleVectorEnv(VectorEnv):
     array([1., 1., 1.], dtype=float32)
     >>> gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode="SameStep").autoreset_mode
     <AutoresetMode.SAME_STEP: 'SameStep'>
+    >>> envs = gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=3)
+    >>> obs, info = envs.reset(seed=0)
+    >>> obs.shape, envs.single_action_space, bool((obs[:, 2] < -0.99).all())  # hanging down
+    ((3, 5), Discrete(3), True)
+    >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
+    >>> bool((reward < 0.01).all()), reward.dtype
+    (True, dtype('float32'))
 
     ## Version History
 
-    - v0: initial release; float32 state by default, every Gymnasium autoreset mode; per-sub-env parameters and
-      domain randomization.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode; the swing-up tasks;
+      per-sub-env parameters and domain randomization.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -139,13 +153,17 @@ class CartPoleVectorEnv(VectorEnv):
         self._randomization = randomization_for(self._task, randomize, physics)
         self.params = params  # also sets the observation spaces
         self.continuous = continuous  # also sets the action spaces
+        if self.task.swingup:  # real time, as the single env (the median time step when the sub-envs differ)
+            self.metadata["render_fps"] = max(1, round(1 / float(np.median(self.params.tau))))
 
         self.state = None  # (4, num_envs): one contiguous row per state variable (see the property)
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
         self._fraction = np.zeros(self.num_envs, dtype=self.dtype)  # last continuous action, clipped
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        # NEXT_STEP: these sub-envs restart on the next step; DISABLED: their episode ended, until they are reset
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._warned_stepped_after_end = False
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
@@ -317,6 +335,7 @@ class CartPoleVectorEnv(VectorEnv):
                 self._drawn.discard()  # so that a seed fixes every later draw
             self._draw_params(np.arange(self.num_envs))
             self._clock = 0
+            self._warned_stepped_after_end = False
             mask = slice(None)
         else:
             assert self.state is not None
@@ -333,10 +352,12 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
+            self._warn_if_stepping_ended_episodes()
         state = self.state
         # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
         swingup = self.task.swingup
-        obs = np.empty((self.num_envs, 5), dtype=np.float32) if swingup else None
+        obs = np.empty((self.num_envs, self.task.observation_size), dtype=np.float32) if swingup else None
         reward = np.empty(self.num_envs, dtype=np.float32) if swingup else None
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
@@ -368,11 +389,23 @@ class CartPoleVectorEnv(VectorEnv):
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
+            self.prev_done |= terminated | truncated
         if obs is None:
             return self._observations(), reward, terminated, truncated, info
         if restarted is not None and restarted.size:
             obs[restarted] = self._observations(restarted)
         return obs, reward, terminated, truncated, info
+
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset, as a single env does."""
+        if self.prev_done.any():
+            self._warned_stepped_after_end = True
+            ended = np.flatnonzero(self.prev_done)
+            gym.logger.warn(
+                f"sub-envs {ended[:10].tolist()} are stepped after their episode ended; with AutoresetMode.DISABLED "
+                'reset them with reset(options={"reset_mask": mask}). Such steps go on from the final state; a '
+                "failing one pays 0.0. (Warned once.)"
+            )
 
     def _integrate(
         self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray | None

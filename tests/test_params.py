@@ -276,6 +276,7 @@ def test_the_single_env_draws_its_physics_at_every_reset_deterministically_under
         assert params.masscart == 1.0 and params.tau == 0.02  # the others stay nominal
 
 
+@pytest.mark.filterwarnings("ignore:.*stepped after their episode ended")
 def test_randomized_constants_follow_the_draws_across_physics_blocks():
     """After each reset the randomized env steps exactly as an env given its drawn values as arrays."""
     num_envs = BLOCK + 5
