@@ -108,7 +108,10 @@ def command_line_view(info: StructTypeInfo) -> StructConstructorSpec | None:
         _expanding.discard(info.type)
     if not isinstance(plain, StructConstructorSpec):
         return None
-    fields = [_command_line_field(spec, info.type, algorithm) for spec in plain.fields]
+    # ``hyperparams_base`` follows from the flags: SB3's defaults under a --hyperparams-file, as in rl-baselines3-zoo
+    fields = [
+        _command_line_field(spec, info.type, algorithm) for spec in plain.fields if spec.name != "hyperparams_base"
+    ]
     if hasattr(info.type, "ALGO"):  # a Stable-Baselines3 config
         fields += _sb3_fields(info.type.ALGO)
 
@@ -142,7 +145,7 @@ def _command_line_field(spec: StructFieldSpec, config_type: type, algorithm: Alg
             "JSON object of SB3 constructor arguments (and the zoo's n_envs, noise_type, noise_std) on top of the "
             f"table's (baselines/sb3_hyperparams.py), e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
         )
-        return dataclasses.replace(spec, helptext=help_text)
+        return dataclasses.replace(spec, type=str, helptext=help_text)
     if spec.name in algorithm.continuous_only_options:
         return dataclasses.replace(spec, helptext=lambda: f"{_help_text(spec)} [continuous envs only]")
     if spec.name == "total_steps" and hasattr(config_type, "ALGO"):
