@@ -10,7 +10,6 @@ becomes ``--top-b``, its comment the help text, ``bool`` fields ``--name/--no-na
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, Union
@@ -184,8 +183,10 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
 
 
 def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge table < ``--hyperparams-file`` < ``--hyperparams`` < ``--n-envs``; the budget from the file."""
+    """The hyperparameters: ``--hyperparams-file``'s entry over SB3's defaults (as in rl-baselines3-zoo), else the
+    table; ``--hyperparams`` on top, then ``--n-envs``. The budget from the file's ``n_timesteps``."""
     from baselines import sb3_hyperparams as table
+    from baselines.sb3_validation import parse_hyperparams
 
     path, n_envs = values.pop("hyperparams_file"), values.pop("n_envs", None)
     overrides: dict[str, Any] = {}
@@ -195,17 +196,14 @@ def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, An
             overrides, budget = table.from_zoo_file(path, resolve_env_id(values["env_id"]), values["env_id"])
         except ValueError as error:
             raise CliError(f"--hyperparams-file {path}: {error}") from error
-    if values["hyperparams"].strip():
-        try:
-            given = json.loads(values["hyperparams"])
-        except json.JSONDecodeError as error:
-            raise CliError(f"--hyperparams is not valid JSON: {error}") from error
-        if not isinstance(given, dict):
-            raise CliError(f"--hyperparams must be a JSON object, got {type(given).__name__}")
-        overrides = table.layered(overrides, given)
+    try:
+        overrides = table.layered(overrides, parse_hyperparams(values["hyperparams"]))
+    except ValueError as error:
+        raise CliError(f"--{error}") from error
     if n_envs is not None:
         overrides["n_envs"] = n_envs
-    values["hyperparams"] = json.dumps(overrides) if overrides else ""
+    values["hyperparams"] = overrides
+    values["hyperparams_base"] = "table" if path is None else "sb3"
     if values["total_steps"] is None:
         default = next(field.default for field in dataclasses.fields(config_type) if field.name == "total_steps")
         values["total_steps"] = budget if budget is not None else default
