@@ -12,7 +12,7 @@ seeds sub-envs ``seed .. seed + n - 1``.
 from __future__ import annotations
 
 MEMORY_BUDGET_BYTES = 2 * 2**30  # 2 GiB
-SEED_LIMIT = 2**64  # seeds are integers in [0, 2**64)
+SEED_LIMIT = 2**64  # NumPy, Gymnasium and torch take seeds in [0, 2**64)
 MAX_TRAIN_SEED = 2**24 - 2  # (seed + 2) * 2**40 <= 2**64
 # Bytes per sub-env, about twice what was measured (resident memory after reset and three steps, 1e6 sub-envs; SB3:
 # 2000): our NumPy vector env 106, the torch one 230, SB3's DummyVecEnv (a whole wrapped Gymnasium env each) 6.8 KiB.
@@ -41,10 +41,3 @@ def check_memory(estimate: float, what: str, fix: str) -> None:
 def max_parallel_envs(bytes_per_env: int) -> int:
     """The most sub-envs of ``bytes_per_env`` each that fit the budget."""
     return MEMORY_BUDGET_BYTES // bytes_per_env
-
-
-def check_seed(seed: object, sub_envs: int = 1, name: str = "seed") -> None:
-    """``ValueError`` unless ``seed`` and the ``sub_envs - 1`` seeds after it are integers in [0, 2**64)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_LIMIT - sub_envs:
-        top = "2**64 - 1" if sub_envs == 1 else f"2**64 - {sub_envs} (it seeds {sub_envs} sub-envs)"
-        raise ValueError(f"{name} must be an integer in [0, {top}], got {seed!r}")

@@ -136,10 +136,10 @@ def test_train_takes_a_zoo_hyperparameter_file(tmp_path: Path, capsys: Any) -> N
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("CartPole-v1: {policy: MlpPolicy}", "has no entry for DiscreteCartPole-v0; it has CartPole-v1"),
+        ("CartPole-v1: {policy: MlpPolicy}", "has no entry for DiscreteCartPole-v0 and no 'default' entry; it lists"),
         ("DiscreteCartPole-v0: {normalize: true}", "normalize is not supported"),
         ("DiscreteCartPole-v0: {policy_kwargs: \"dict(x=__import__('os').getcwd())\"}", "policy_kwargs"),
-        ("DiscreteCartPole-v0: {n_timesteps: -5}", "n_timesteps must be a positive whole number"),
+        ("DiscreteCartPole-v0: {n_timesteps: -5}", "n_timesteps must be a whole number in [1, 2**53]"),
         ("[1, 2]", "is not rl-baselines3-zoo's layout"),
     ],
 )
