@@ -34,6 +34,7 @@ from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckA
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
+from baselines import tensorboard_log as tensorboard
 from baselines.configs import SB3_CONFIGS as CONFIGS
 from baselines.configs import A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3ARSConfig, SB3Config, TD3Config
 from baselines.devices import resolve_device
@@ -268,6 +269,8 @@ class _TensorBoardScalars(KVWriter):
     def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
         for key, value in key_values.items():
             excluded = key_excluded.get(key) or ()
+            if key in tensorboard.MONITOR_TIME_TAGS:  # the monitor writes these, over the whole run
+                continue
             if "tensorboard" not in excluded and isinstance(value, (int, float, np.number)):
                 self.writer.add_scalar(key, float(value), step)
 
