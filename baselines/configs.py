@@ -21,7 +21,7 @@ from baselines.budget import (
     check_memory,
     max_parallel_envs,
 )
-from baselines.sb3_validation import HYPERPARAMS_BASES, resolve_hyperparams
+from baselines.sb3_validation import HYPERPARAMS_BASES, parse_hyperparams, resolve_hyperparams
 
 EVAL_EVERY = 2_000  # env steps between curve evaluations: one default for every algorithm and entry point
 EVAL_EPISODES = 20  # deterministic episodes per curve evaluation, and the fewest allowed
@@ -178,6 +178,8 @@ class SB3Config:
         check_integer_fields(self, COMMON_INTEGER_RANGES)
         if self.hyperparams_base not in HYPERPARAMS_BASES:
             raise ValueError(f"{type(self).__name__}.hyperparams_base must be one of {HYPERPARAMS_BASES}")
+        if not isinstance(self.hyperparams, str):  # a copy, so a later change to the caller's dict changes nothing
+            object.__setattr__(self, "hyperparams", parse_hyperparams(self.hyperparams))
         resolved = resolve_hyperparams(self.ALGO, self.env_id, self.hyperparams, self.hyperparams_base)
         object.__setattr__(self, "sb3_hyperparams", resolved)
 

@@ -408,14 +408,14 @@ def space_sizes(env_id: str) -> tuple[str, tuple[int, int, int]]:
     import gymnasium as gym
     import numpy as np
 
-    from baselines.env_checks import action_kind
+    from baselines.env_checks import action_kind_of
 
-    kind = action_kind(env_id)
     env = gym.make(env_id)
     try:
         observation, action = env.observation_space, env.action_space
     finally:
         env.close()
+    kind = action_kind_of(env_id, action)
     size = int(np.prod(observation.shape or (1,)))
     if isinstance(action, gym.spaces.Discrete):
         return kind, (size, 1, int(action.n))

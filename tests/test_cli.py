@@ -51,6 +51,7 @@ ARGUMENT_ERRORS = [
     ["render", "--episodes", "many"],
     ["play", "--ramp-seconds", "slow"],
     ["no-such-command"],
+    ["train", "PPO", "--env", DISCRETE_ID, "--out", "unused"],  # did you mean 'ppo'?
 ]
 
 

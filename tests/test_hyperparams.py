@@ -106,7 +106,10 @@ def test_readme_hyperparams_file_example_exists_and_reads() -> None:
 
 
 def test_a_dict_from_python_is_validated_as_json_text_is() -> None:
-    config = SB3_CONFIGS["ppo"](DISCRETE_ID, hyperparams={"n_steps": 64, "policy_kwargs": {"net_arch": [32]}})
+    given = {"n_steps": 64, "policy_kwargs": {"net_arch": [32]}}
+    config = SB3_CONFIGS["ppo"](DISCRETE_ID, hyperparams=given)
+    given["policy_kwargs"]["net_arch"].append(8)  # the config keeps its own copy
+    assert config.hyperparams == {"n_steps": 64, "policy_kwargs": {"net_arch": [32]}}
     assert config.sb3_hyperparams["n_steps"] == 64 and config.sb3_hyperparams["policy_kwargs"] == {"net_arch": [32]}
     text = SB3_CONFIGS["ppo"](DISCRETE_ID, hyperparams='{"n_steps": 64, "policy_kwargs": {"net_arch": [32]}}')
     assert text.sb3_hyperparams == config.sb3_hyperparams
