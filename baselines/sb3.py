@@ -122,7 +122,9 @@ def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, dev
     """The SB3 model for resolved table ``hyperparams`` (without ``n_envs``, which made ``env``)."""
     values = {key: _schedule(value) for key, value in hyperparams.items() if key not in ZOO_KEYS}
     policy = values.pop("policy")
-    values["policy_kwargs"] = decode_policy_kwargs(values.get("policy_kwargs", {}))
+    values["policy_kwargs"] = decode_policy_kwargs(values.get("policy_kwargs") or {})
+    if isinstance(values.get("train_freq"), list):  # JSON's [N, "episode"]: SB3 reads only a tuple as a pair
+        values["train_freq"] = tuple(values["train_freq"])
     noise = _action_noise(hyperparams.get("noise_type"), hyperparams.get("noise_std", 0.1), env.action_space)
     if noise is not None:
         values["action_noise"] = noise

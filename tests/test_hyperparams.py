@@ -177,9 +177,17 @@ def test_nonsense_hyperparameters_are_refused_by_the_config_in_one_line(
         ("ppo", CONTINUOUS_ID, {"policy_kwargs": {"net_arch": {"pi": [8], "vf": [16]}, "log_std_init": -1.0}}),
     ],
 )
-def test_sensible_hyperparameters_pass(algo: str, env_id: str, hyperparams: dict[str, Any]) -> None:
+def test_sensible_hyperparameters_pass_and_build(algo: str, env_id: str, hyperparams: dict[str, Any]) -> None:
+    import torch
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from baselines.sb3 import build_model
+
     resolved = SB3_CONFIGS[algo](env_id, hyperparams=hyperparams).sb3_hyperparams
     assert {key: resolved[key] for key in hyperparams} == hyperparams
+    model = build_model(algo, resolved, make_vec_env(env_id, n_envs=1), 0, torch.device("cpu"))
+    if "train_freq" in hyperparams:
+        assert (model.train_freq.frequency, model.train_freq.unit.value) == tuple(hyperparams["train_freq"])
 
 
 @pytest.mark.parametrize(
