@@ -187,6 +187,7 @@ POLICY_KWARGS_RULES: dict[str, Rule] = {
     "with_bias": BOOLEAN,
 }
 NET_ARCH_KEYS = ("pi", "vf", "qf")
+NET_ARCH_DICT_KEYS = {"ppo": ("pi", "vf"), "a2c": ("pi", "vf"), "sac": ("pi", "qf"), "td3": ("pi", "qf")}
 MAX_WIDTH = 2**20
 
 
@@ -295,6 +296,7 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
     if not isinstance(policy_kwargs, Mapping):
         raise ValueError(f"hyperparams: policy_kwargs must be a mapping, got {policy_kwargs!r}")
     _check_policy_kwargs(algorithm, hyperparams["policy"], policy_kwargs)
+    _check_net_arch_layout(algo, policy_kwargs.get("net_arch"))
     _check_together(algo, hyperparams, kind)
     check_memory(
         estimate_bytes(algo, hyperparams, space_sizes),
@@ -320,14 +322,36 @@ def _check_policy_kwargs(algorithm: Any, policy: str, policy_kwargs: Mapping[str
             raise ValueError(f"hyperparams: policy_kwargs.{key} must be {rule.description}, got {value!r}")
 
 
+def _check_net_arch_layout(algo: str, net_arch: Any) -> None:
+    """A dict ``net_arch`` names the networks the algorithm has: all of them for SAC and TD3, which build each."""
+    if not isinstance(net_arch, Mapping):
+        return
+    keys = NET_ARCH_DICT_KEYS.get(algo)
+    if keys is None:
+        raise ValueError(f"hyperparams: {algo}'s net_arch must be a list of widths (it builds one network)")
+    required = keys if algo in ("sac", "td3") else ()
+    if not set(net_arch) <= set(keys) or not set(required) <= set(net_arch):
+        which = " and ".join(keys) if required else f"among {', '.join(keys)}"
+        raise ValueError(f"hyperparams: {algo}'s net_arch dict must have the keys {which}, got {sorted(net_arch)}")
+
+
 def _check_together(algo: str, hyperparams: Mapping[str, Any], kind: str) -> None:
     """Values that are each fine but not together."""
     defaults = _signature_defaults(algo)
     value = {key: hyperparams.get(key, defaults.get(key)) for key in ("n_delta", "n_top", "batch_size")}
     if algo == "sb3-ars" and value["n_top"] is not None and value["n_top"] > value["n_delta"]:
         raise ValueError(f"hyperparams: n_top ({value['n_top']}) must not exceed n_delta ({value['n_delta']})")
-    if algo == "ppo" and value["batch_size"] < 2:  # SB3 normalises advantages over a minibatch
-        raise ValueError(f"hyperparams: batch_size must be at least 2 for PPO, got {value['batch_size']}")
+    if algo == "ppo" and hyperparams.get("normalize_advantage", True):  # over a minibatch, and over the rollout
+        if value["batch_size"] < 2:
+            raise ValueError(f"hyperparams: batch_size must be at least 2 for PPO, got {value['batch_size']}")
+        rollout = hyperparams.get("n_steps", defaults["n_steps"]) * hyperparams.get("n_envs", 1)
+        if rollout < 2:
+            raise ValueError(f"hyperparams: n_steps x n_envs must be at least 2 for PPO, got {rollout}")
+    squash = (hyperparams.get("policy_kwargs") or {}).get("squash_output")
+    if algo in ("ppo", "a2c") and squash and not hyperparams.get("use_sde"):
+        raise ValueError("hyperparams: policy_kwargs.squash_output needs use_sde (SB3 squashes gSDE actions only)")
+    if hyperparams.get("use_sde") and kind != CONTINUOUS:
+        raise ValueError("hyperparams: use_sde (gSDE) needs a continuous action space; drop it for a discrete env")
     noise_type = hyperparams.get("noise_type")
     if noise_type is not None and kind != CONTINUOUS:
         raise ValueError("hyperparams: noise_type needs a continuous action space; drop it for a discrete env")

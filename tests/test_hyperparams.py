@@ -153,6 +153,11 @@ REFUSED = [
     ("ppo", DISCRETE_ID, {"rollout_buffer_class": None}, "rollout_buffer_class cannot be set here"),
     ("ppo", DISCRETE_ID, {"policy_kwargs": {"optimizer_class": "adam"}}, "optimizer_class is not settable"),
     ("ppo", DISCRETE_ID, {"batch_size": 1}, "batch_size must be at least 2 for PPO"),
+    ("ppo", DISCRETE_ID, {"n_steps": 1, "n_envs": 1}, "n_steps x n_envs must be at least 2 for PPO"),
+    ("a2c", DISCRETE_ID, {"use_sde": True}, "use_sde (gSDE) needs a continuous action space"),
+    ("ppo", CONTINUOUS_ID, {"policy_kwargs": {"squash_output": True}}, "squash_output needs use_sde"),
+    ("dqn", DISCRETE_ID, {"policy_kwargs": {"net_arch": {"pi": [4]}}}, "net_arch must be a list of widths"),
+    ("sac", CONTINUOUS_ID, {"policy_kwargs": {"net_arch": {"qf": [4]}}}, "net_arch dict must have the keys pi and qf"),
     ("dqn", DISCRETE_ID, {"optimize_memory_usage": True}, "optimize_memory_usage must be false"),
     ("sac", CONTINUOUS_ID, {"ent_coef": "auto_x"}, "ent_coef must be"),
 ]
