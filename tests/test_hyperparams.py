@@ -222,3 +222,30 @@ def test_every_sb3_argument_has_a_rule_or_a_reason() -> None:
         names -= sb3_validation.RUN_KEYS | {"policy", "policy_kwargs"}
         missing = names - set(sb3_validation.RULES) - set(sb3_validation.NOT_AS_TEXT)
         assert not missing, f"{algo}: no rule for {missing}"
+
+
+# Values at the edges of the rules; whatever the validation accepts of them, SB3 must build.
+EDGE_VALUES = [0, 1, -1, 1e-8, True, None, "lin_0.001", "auto_0.1", [1, "episode"], "normal"]
+
+
+@pytest.mark.parametrize("algo", list(sb3_validation.ALGORITHM_CLASS_PATHS))
+def test_every_value_the_validation_accepts_builds_in_sb3(algo: str) -> None:
+    import torch
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from baselines.sb3 import build_model
+    from baselines.sb3_hyperparams import action_spaces
+
+    env_id = CONTINUOUS_ID if "continuous" in action_spaces(algo) else DISCRETE_ID
+    envs = make_vec_env(env_id, n_envs=2)
+    keys = set(inspect.signature(sb3_validation.algorithm_class(algo).__init__).parameters) - sb3_validation.RUN_KEYS
+    built = 0
+    for key in sorted(keys - {"policy", "policy_kwargs"}):
+        for value in EDGE_VALUES:
+            try:
+                resolved = SB3_CONFIGS[algo](env_id, hyperparams={key: value, "n_envs": 2}).sb3_hyperparams
+            except ValueError:
+                continue
+            build_model(algo, resolved, envs, 0, torch.device("cpu"))  # raises RunError if SB3 refuses
+            built += 1
+    assert built >= 10
