@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from baselines import sb3_hyperparams as table
 from baselines.budget import (
     MAX_TRAIN_SEED,
-    MEMORY_BUDGET_BYTES,
     TORCH_ENV_BYTES,
     VECTOR_ENV_BYTES,
     check_memory,
@@ -29,22 +28,31 @@ REINFORCE_EPISODE_STEPS = 1000  # a bound on the time limit of the torch envs RE
 MAX_STEPS = 2**40  # env steps: over a year of training at the fastest rate measured here
 # An evaluation runs its episodes side by side: a sub-env and a policy's activations (about 1 KiB) per episode.
 MAX_EVAL_EPISODES = max_parallel_envs(VECTOR_ENV_BYTES + 1024)
-# The integer fields every algorithm config starts with, and their allowed ranges.
-COMMON_INTEGER_RANGES = {
-    "seed": (0, MAX_TRAIN_SEED),
-    "total_steps": (1, MAX_STEPS),
-    "eval_every": (1, MAX_STEPS),
-    "eval_episodes": (1, MAX_EVAL_EPISODES),
+# The integer fields every algorithm config starts with, and their smallest allowed values.
+COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
+# ... and their largest (``baselines.budget``).
+COMMON_INTEGER_MAXIMUMS = {
+    "seed": MAX_TRAIN_SEED,
+    "total_steps": MAX_STEPS,
+    "eval_every": MAX_STEPS,
+    "eval_episodes": MAX_EVAL_EPISODES,
 }
 MAX_LOG_STD = 20.0  # e**20: a standard deviation of 5e8 already
 
 
-def check_integer_fields(config: Any, ranges: dict[str, tuple[int, int]]) -> None:
-    """``ValueError`` naming the first field of ``config`` that is not an integer in its range (bools refused)."""
-    for name, (low, high) in ranges.items():
+def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
+    """``ValueError`` naming the first field of ``config`` that is not an integer >= its minimum (bools refused)."""
+    for name, minimum in minimums.items():
         value = getattr(config, name)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{type(config).__name__}.{name} must be an integer in [{low}, {high}], got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{type(config).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_maximums(config: Any, maximums: dict[str, int]) -> None:
+    """``ValueError`` naming the first (integer) field of ``config`` above its maximum; after check_integer_fields."""
+    for name, maximum in maximums.items():
+        if (value := getattr(config, name)) > maximum:
+            raise ValueError(f"{type(config).__name__}.{name} must be at most {maximum}, got {value!r}")
 
 
 def check_positive_finite(config: Any, names: tuple[str, ...]) -> None:
@@ -75,10 +83,9 @@ class ARSConfig:
     until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
         envs = max_parallel_envs(TORCH_ENV_BYTES)
-        check_integer_fields(
-            self, {**COMMON_INTEGER_RANGES, "n_directions": (1, envs), "episodes_per_direction": (1, envs)}
-        )
+        check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "n_directions": envs, "episodes_per_direction": envs})
         check_memory(
             2 * self.n_directions * self.episodes_per_direction * TORCH_ENV_BYTES,
             f"ARS's 2 x {self.n_directions} directions x {self.episodes_per_direction} episodes side by side",
@@ -120,14 +127,8 @@ class ReinforceConfig:
     until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
 
     def __post_init__(self) -> None:
-        check_integer_fields(
-            self,
-            {
-                **COMMON_INTEGER_RANGES,
-                "episodes_per_update": (1, max_parallel_envs(TORCH_ENV_BYTES)),
-                "hidden_size": (1, MEMORY_BUDGET_BYTES),
-            },
-        )
+        check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
+        check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "episodes_per_update": max_parallel_envs(TORCH_ENV_BYTES)})
         # The loss keeps every step's hidden activations (float32, with their gradients) until the update.
         steps = self.episodes_per_update * REINFORCE_EPISODE_STEPS
         check_memory(
@@ -175,7 +176,8 @@ class SB3Config:
     def __post_init__(self) -> None:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
-        check_integer_fields(self, COMMON_INTEGER_RANGES)
+        check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
+        check_maximums(self, COMMON_INTEGER_MAXIMUMS)
         if self.hyperparams_base not in HYPERPARAMS_BASES:
             raise ValueError(f"{type(self).__name__}.hyperparams_base must be one of {HYPERPARAMS_BASES}")
         if not isinstance(self.hyperparams, str):  # a copy, so a later change to the caller's dict changes nothing

@@ -18,12 +18,15 @@ CONTINUOUS_ID = "ContinuousCartPole-v0"
 NO_RUN = "no-such-run"  # evaluate checks its numbers before it opens the run
 
 CASES = [
-    (["train", "ars", "--env", CONTINUOUS_ID, "--seed", str(2**24)], "seed must be an integer in [0, 16777214]"),
-    (["train", "ars", "--env", CONTINUOUS_ID, "--eval-episodes", str(2**40)], "eval_episodes must be an integer in"),
-    (["train", "ars", "--env", CONTINUOUS_ID, "--n-directions", str(10**9)], "n_directions must be an integer in"),
+    (["train", "ars", "--env", CONTINUOUS_ID, "--seed", str(2**24)], "ARSConfig.seed must be at most 16777214"),
+    (["train", "ars", "--env", CONTINUOUS_ID, "--eval-episodes", str(2**40)], "eval_episodes must be at most 1677721"),
+    (["train", "ars", "--env", CONTINUOUS_ID, "--n-directions", str(10**9)], "n_directions must be at most 4194304"),
     (["train", "ars", "--env", CONTINUOUS_ID, "--n-directions", str(4 * 10**6)], "over the 2.0 GiB memory budget"),
     (["train", "reinforce", "--env", CONTINUOUS_ID, "--hidden-size", str(10**9)], "over the 2.0 GiB memory budget"),
-    (["train", "reinforce", "--env", CONTINUOUS_ID, "--episodes-per-update", str(10**9)], "episodes_per_update must"),
+    (
+        ["train", "reinforce", "--env", CONTINUOUS_ID, "--episodes-per-update", str(10**9)],
+        "episodes_per_update must be at most",
+    ),
     (["train", "reinforce", "--env", CONTINUOUS_ID, "--init-log-std", "1e308"], "init_log_std must be within +-20"),
     (["compare", "--seeds", str(10**7)], "--seeds must be in [1, 1000]"),
     (["compare", "--eval-episodes", str(2**40)], "--eval-episodes must be in [20, "),
