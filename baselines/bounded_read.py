@@ -28,12 +28,12 @@ MIB = 1024 * KIB
 # Caps per kind of file: several times the largest we write or ship, small enough that a refusal is cheap.
 LOCK_BYTES = 64  # compare.lock: one pid
 RUN_JSON_BYTES = 1 * MIB  # config.json, summary.json, worker_error.json: a few KiB each
-METRICS_CSV_BYTES = 16 * MIB  # metrics.csv: about 60 bytes an evaluation, so over 250k evaluations
+METRICS_CSV_BYTES = 8 * MIB  # metrics.csv: about 50 bytes an evaluation, so over 150k evaluations
 COMPARE_JSON_BYTES = 4 * MIB  # compare.json: about 170 bytes a planned run, so over 20k runs
-RESULTS_CSV_BYTES = 16 * MIB  # results.csv: about 300 bytes a run
-CURVES_CSV_BYTES = 32 * MIB  # learning_curves.csv: every evaluation of every run
+RESULTS_CSV_BYTES = 8 * MIB  # results.csv and results.md: about 300 bytes a run, so over 25k runs
+CURVES_CSV_BYTES = 16 * MIB  # learning_curves.csv: every evaluation of every run, about 250k in all
 YAML_BYTES = 256 * KIB  # rl-baselines3-zoo hyperparameter files: about 20 KiB
-YAML_MAX_NODES = 100_000  # after alias expansion
+YAML_MAX_NODES = 20_000  # after alias expansion; rl-baselines3-zoo's largest file has about 2,000
 MAX_DEPTH = 32  # JSON and YAML nesting; our files nest 4 levels at most
 
 
@@ -73,7 +73,8 @@ def open_checked(path: str | os.PathLike[str], cap: int, what: str, *, flags: in
 
 
 def _open_checked(path: Path, cap: int, what: str, follow_symlinks: bool, flags: int, mode: int = 0o666) -> int:
-    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)  # O_NONBLOCK: a FIFO must not wait
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; O_BINARY: Windows would translate line ends
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -142,13 +143,15 @@ def parse_json(text: str, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON (``[]`` is 1, a scalar 0), without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    """Nesting depth of parsed JSON (``[]`` is 1, a scalar 0), level by level, without recursion."""
+    deepest, level = 0, [value] if isinstance(value, (dict, list)) else []
+    while level:
+        deepest += 1
+        below: list[Any] = []
+        for item in level:
+            children = item.values() if isinstance(item, dict) else item
+            below.extend([child for child in children if isinstance(child, (dict, list))])
+        level = below
     return deepest
 
 
@@ -176,13 +179,16 @@ def read_yaml(
     text = read_text(path, cap, what)
     where = f"{what} {path}"
     loader = _plain_loader()(text)
-    loader.max_depth = max_depth
+    loader.max_depth, loader.max_nodes = max_depth, max_nodes
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expanded_size(node, where, max_nodes, max_depth)
+        if loader.aliased:  # without aliases, composing counted every node and level already
+            _check_expanded_size(node, where, max_nodes, max_depth)
         return loader.construct_document(node)
+    except _TooMany:
+        raise FileRefused(f"{where} holds more than {max_nodes} values; refused") from None
     except _TooDeep:
         raise FileRefused(f"{where} is nested deeper than {max_depth} levels") from None
     except yaml.YAMLError as error:
@@ -196,6 +202,10 @@ def _one_line(error: Exception) -> str:
 
 
 class _TooDeep(Exception):
+    pass
+
+
+class _TooMany(Exception):
     pass
 
 
@@ -220,6 +230,7 @@ def _plain_loader() -> type:
 
     class PlainLoader(*bases):  # type: ignore[misc]
         max_depth = MAX_DEPTH
+        max_nodes = YAML_MAX_NODES
 
         def __init__(self, text: str) -> None:
             if bases[0] is yaml.SafeLoader:
@@ -229,16 +240,24 @@ def _plain_loader() -> type:
                 Composer.__init__(self)
                 SafeConstructor.__init__(self)
                 Resolver.__init__(self)
-            self.depth = 0
+            self.depth = self.nodes = 0
+            self.aliased = False
 
         def compose_node(self, parent: Any, index: Any) -> Any:
-            self.depth += 1
+            if self.check_event(yaml.AliasEvent):
+                self.aliased = True
+            else:
+                self.nodes += 1
+                if self.nodes > self.max_nodes:
+                    raise _TooMany
+            level = 1 if self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent) else 0
+            self.depth += level
             try:
-                if self.depth > self.max_depth + 1:  # the scalars at the bottom are not a level of nesting
+                if self.depth > self.max_depth:
                     raise _TooDeep
                 return super().compose_node(parent, index)
             finally:
-                self.depth -= 1
+                self.depth -= level
 
     dropped = {f"tag:yaml.org,2002:{name}" for name in ("timestamp", "binary", "set", "omap", "pairs")}
     PlainLoader.yaml_implicit_resolvers = {
@@ -266,13 +285,16 @@ def _check_expanded_size(root: Any, where: str, max_nodes: int, max_depth: int) 
     nodes, so this costs the size of the file, not of the expansion); refuse a cycle (a recursive alias)."""
     import yaml
 
+    scalar = yaml.ScalarNode
+    if type(root) is scalar:
+        return
     sizes: dict[int, int] = {}
     depths: dict[int, int] = {}
     on_path = {id(root)}
     stack: list[tuple[Any, Iterator[Any]]] = [(root, iter(_children(root)))]
     while stack:
         node, pending = stack[-1]
-        child = next((child for child in pending if id(child) not in sizes), None)
+        child = next((child for child in pending if type(child) is not scalar and id(child) not in sizes), None)
         if child is not None:
             if id(child) in on_path:
                 raise FileRefused(f"{where} holds a recursive alias (a node that contains itself); refused")
@@ -281,11 +303,15 @@ def _check_expanded_size(root: Any, where: str, max_nodes: int, max_depth: int) 
             continue
         stack.pop()
         on_path.discard(id(node))
-        children = _children(node)
-        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
-        is_container = not isinstance(node, yaml.ScalarNode)
-        depths[id(node)] = is_container + max((depths[id(child)] for child in children), default=0)
-        if sizes[id(node)] > max_nodes:
+        size, depth = 1, 1
+        for child in _children(node):
+            if type(child) is scalar:
+                size += 1
+            else:
+                size += sizes[id(child)]
+                depth = max(depth, 1 + depths[id(child)])
+        sizes[id(node)], depths[id(node)] = size, depth
+        if size > max_nodes:
             raise FileRefused(f"{where} expands to more than {max_nodes} values once its aliases are expanded; refused")
-        if depths[id(node)] > max_depth:
+        if depth > max_depth:
             raise FileRefused(f"{where} is nested deeper than {max_depth} levels")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,10 +62,27 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return ``(tensors, metadata)`` from a checkpoint written by ``save_checkpoint``; CPU tensors."""
-    from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
+    tensors, metadata = _checked(path, load)
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in tensor {name!r}")
+    return tensors, metadata
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Refuse (``CheckpointError``) anything but a complete, unaltered checkpoint written here; needs no torch."""
+    from safetensors.numpy import load
+
+    _checked(Path(path), load)
+
+
+def _checked(path: Path, load: Callable[[bytes], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tensors (as ``load`` builds them) and the policy metadata, once the file has passed every check."""
+    from safetensors import SafetensorError
+
     data = _read_regular_file(path)
     _check_header_size(path, data)
     try:
@@ -75,11 +93,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     if stored_metadata.get(_FORMAT_KEY) != FORMAT or _METADATA_KEY not in stored_metadata:
         raise CheckpointError(f"checkpoint {path} is a safetensors file but not a policy checkpoint ({FORMAT})")
     _check_sha256(path, data, stored_metadata.get(_SHA256_KEY))
-    metadata = _parse_metadata(path, stored_metadata[_METADATA_KEY])
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
-            raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in tensor {name!r}")
-    return tensors, metadata
+    return tensors, _parse_metadata(path, stored_metadata[_METADATA_KEY])
 
 
 def _read_regular_file(path: Path) -> bytes:

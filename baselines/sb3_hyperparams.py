@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from baselines.algorithms import CONTINUOUS, DISCRETE
-from baselines.bounded_read import read_yaml
 
 
 @dataclass(frozen=True)
@@ -216,6 +215,8 @@ def from_zoo_file(path: str | os.PathLike[str], *env_ids: str) -> tuple[dict[str
     and its ``policy_kwargs`` string is parsed as literals, never run. ``ValueError`` naming the problem for an
     unreadable file, a missing entry or a zoo-only key.
     """
+    from baselines.bounded_read import read_yaml  # imported when a file is read
+
     document = read_yaml(path, what="hyperparameter file")
     if not isinstance(document, dict):
         raise ValueError("is not rl-baselines3-zoo's layout (a mapping of env id -> hyperparameters)")

@@ -140,6 +140,15 @@ def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
     assert "recursive alias" in refusal(read_yaml, path)
 
 
+def test_yaml_values_are_bounded_in_number_and_aliases_in_depth(tmp_path: Path) -> None:
+    path = tmp_path / "ppo.yml"
+    path.write_text("[" + "0," * YAML_MAX_NODES + "0]", encoding="utf-8")  # within the size cap
+    assert f"holds more than {YAML_MAX_NODES} values" in refusal(read_yaml, path)
+    anchors = ["a0: &a0 [[1]]"] + [f"a{i}: &a{i} [[*a{i - 1}]]" for i in range(1, MAX_DEPTH // 2 + 1)]
+    path.write_text("\n".join(anchors), encoding="utf-8")  # each level 2 deep as written, 34 deep expanded
+    assert f"nested deeper than {MAX_DEPTH} levels" in refusal(read_yaml, path)
+
+
 def test_yaml_nesting_is_bounded(tmp_path: Path) -> None:
     path = tmp_path / "ppo.yml"
     path.write_text("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), encoding="utf-8")
