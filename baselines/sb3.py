@@ -169,7 +169,7 @@ def policy_metadata(algo: str, env_id: str, model: BaseAlgorithm, hyperparams: d
         "algo": algo,
         "env_id": env_id,
         "policy": hyperparams["policy"],
-        "policy_kwargs": json.dumps(hyperparams.get("policy_kwargs", {}), sort_keys=True),
+        "policy_kwargs": json.dumps(hyperparams.get("policy_kwargs") or {}, sort_keys=True),
         "use_sde": bool(getattr(model, "use_sde", False)),
         "observation_space": json.dumps(encode_space(model.observation_space)),
         "action_space": json.dumps(encode_space(model.action_space)),

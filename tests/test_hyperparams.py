@@ -180,19 +180,24 @@ def test_nonsense_hyperparameters_are_refused_by_the_config_in_one_line(
         ("sb3-ars", CONTINUOUS_ID, {"n_delta": 4, "n_top": 4, "delta_std": "lin_0.05", "policy": "MlpPolicy"}),
         ("td3", CONTINUOUS_ID, {"noise_type": "ornstein-uhlenbeck", "noise_std": 0.2, "policy_delay": 3}),
         ("ppo", CONTINUOUS_ID, {"policy_kwargs": {"net_arch": {"pi": [8], "vf": [16]}, "log_std_init": -1.0}}),
+        ("a2c", DISCRETE_ID, {"policy_kwargs": None, "use_rms_prop": False}),
     ],
 )
 def test_sensible_hyperparameters_pass_and_build(algo: str, env_id: str, hyperparams: dict[str, Any]) -> None:
     import torch
     from stable_baselines3.common.env_util import make_vec_env
 
-    from baselines.sb3 import build_model
+    from baselines.sb3 import SB3Policy, build_model, policy_from_checkpoint, policy_metadata
 
     resolved = SB3_CONFIGS[algo](env_id, hyperparams=hyperparams).sb3_hyperparams
     assert {key: resolved[key] for key in hyperparams} == hyperparams
     model = build_model(algo, resolved, make_vec_env(env_id, n_envs=1), 0, torch.device("cpu"))
     if "train_freq" in hyperparams:
         assert (model.train_freq.frequency, model.train_freq.unit.value) == tuple(hyperparams["train_freq"])
+    # what a checkpoint of it holds rebuilds the same network
+    policy = SB3Policy(model.policy, policy_metadata(algo, env_id, model, resolved))
+    loaded = policy_from_checkpoint(policy.tensors(), policy.metadata())
+    assert loaded.tensors().keys() == policy.tensors().keys()
 
 
 @pytest.mark.parametrize(
