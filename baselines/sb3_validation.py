@@ -14,12 +14,13 @@ Stable-Baselines3 only to read signatures, when a validation runs.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import itertools
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,6 +201,11 @@ def _auto_start(value: str) -> float | None:
     return number if head == "auto" and math.isfinite(number) and number > 0 else None
 
 
+def _closest(name: str, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]}?)" if match else ""
+
+
 def algorithm_class(algo: str) -> Any:
     module, name = ALGORITHM_CLASS_PATHS[algo]
     return getattr(importlib.import_module(module), name)
@@ -274,7 +280,7 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
     unknown = sorted(set(hyperparams) - allowed)
     if unknown:
         raise ValueError(
-            f"hyperparams: {', '.join(unknown)} not accepted by {algorithm.__name__}; "
+            f"hyperparams: {', '.join(unknown)} not accepted by {algorithm.__name__}{_closest(unknown[0], allowed)}; "
             f"known: {', '.join(sorted(allowed))}"
         )
     policies = POLICIES.get(algo, DEFAULT_POLICIES)
@@ -315,8 +321,8 @@ def _check_policy_kwargs(algorithm: Any, policy: str, policy_kwargs: Mapping[str
         if key not in accepted or rule is None:
             known = sorted(name for name in accepted if name in POLICY_KWARGS_RULES or name == "net_arch")
             raise ValueError(
-                f"hyperparams: policy_kwargs.{key} is not settable for {algorithm.__name__}'s {policy}; "
-                f"known: {', '.join(known)}"
+                f"hyperparams: policy_kwargs.{key} is not settable for {algorithm.__name__}'s {policy}"
+                f"{_closest(key, known)}; known: {', '.join(known)}"
             )
         if not rule.accepts(value):
             raise ValueError(f"hyperparams: policy_kwargs.{key} must be {rule.description}, got {value!r}")
