@@ -142,7 +142,8 @@ def _command_line_field(spec: StructFieldSpec, config_type: type, algorithm: Alg
     if spec.name == "hyperparams":
         help_text = (
             "JSON object of SB3 constructor arguments (and the zoo's n_envs, noise_type, noise_std) on top of the "
-            f"table's (baselines/sb3_hyperparams.py), e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
+            "table's (baselines/sb3_hyperparams.py) or of the --hyperparams-file entry's, "
+            f"e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
         )
         return dataclasses.replace(spec, type=str, helptext=help_text)
     if spec.name in algorithm.continuous_only_options:
@@ -167,7 +168,8 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
             "hyperparams_file",
             Annotated[Path | None, arg(metavar="FILE.yml")],
             None,
-            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env, under --hyperparams",
+            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env (else its default entry) over "
+            "SB3's defaults, as in the zoo; under --hyperparams",
         )
     ]
     if table.uses_several_envs(algo):
