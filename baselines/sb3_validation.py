@@ -8,34 +8,40 @@ as JSON and are refused. Sizes that set memory (envs, buffers, networks, batches
 against ``baselines.budget.MEMORY_BUDGET_BYTES``. So everything is refused with one line before a run directory
 exists, instead of a traceback, a hang or a silent wrong run inside SB3.
 
-This module depends on neither the configs nor the training code (``baselines.configs`` depends on it); it imports
-Stable-Baselines3 only to read signatures, when a validation runs.
+This module depends on neither the configs nor the training code (``baselines.configs`` depends on it). It reads
+the constructors' signatures from SB3's source, and imports SB3 (and so torch, seconds) only to check
+``policy_kwargs`` against the policy's signature: a refused value costs about a second, not an import of torch.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
+import functools
 import importlib
+import importlib.util
 import inspect
 import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from baselines import sb3_hyperparams as table
 from baselines.algorithms import CONTINUOUS
 from baselines.budget import SB3_ENV_BYTES, check_memory
 
-# Where each algorithm's class lives; imported only when a validation reads its signature.
+# Where each algorithm's class lives: package, source file in it, class. Its constructor's signature is read from
+# the source (importing SB3 imports torch: seconds, for a refusal); the class is imported only for its policies.
 ALGORITHM_CLASS_PATHS = {
-    "ppo": ("stable_baselines3", "PPO"),
-    "a2c": ("stable_baselines3", "A2C"),
-    "dqn": ("stable_baselines3", "DQN"),
-    "sac": ("stable_baselines3", "SAC"),
-    "td3": ("stable_baselines3", "TD3"),
-    "sb3-ars": ("sb3_contrib", "ARS"),
+    "ppo": ("stable_baselines3", "ppo/ppo.py", "PPO"),
+    "a2c": ("stable_baselines3", "a2c/a2c.py", "A2C"),
+    "dqn": ("stable_baselines3", "dqn/dqn.py", "DQN"),
+    "sac": ("stable_baselines3", "sac/sac.py", "SAC"),
+    "td3": ("stable_baselines3", "td3/td3.py", "TD3"),
+    "sb3-ars": ("sb3_contrib", "ars/ars.py", "ARS"),
 }
 # Policies for vector observations (``CnnPolicy`` and ``MultiInputPolicy`` need image or dict observations).
 POLICIES = {"sb3-ars": ("LinearPolicy", "MlpPolicy")}
@@ -207,8 +213,47 @@ def _closest(name: str, choices: Iterable[str]) -> str:
 
 
 def algorithm_class(algo: str) -> Any:
-    module, name = ALGORITHM_CLASS_PATHS[algo]
-    return getattr(importlib.import_module(module), name)
+    package, _, name = ALGORITHM_CLASS_PATHS[algo]
+    return getattr(importlib.import_module(package), name)
+
+
+@functools.cache
+def constructor_defaults(algo: str) -> dict[str, Any]:
+    """Argument name -> default of the algorithm's constructor (``REQUIRED`` for none, ``NOT_LITERAL`` for a default
+    that is not a literal), without the run's own arguments. Read from the class's source without importing it;
+    from the imported class when the source is not where or what ``ALGORITHM_CLASS_PATHS`` says."""
+    package, file, name = ALGORITHM_CLASS_PATHS[algo]
+    try:
+        spec = importlib.util.find_spec(package)  # a top-level package: located, not imported
+        root = Path(next(iter(spec.submodule_search_locations or ())))  # type: ignore[union-attr]
+        tree = ast.parse((root / file).read_text(encoding="utf-8"))
+        init = next(
+            node
+            for cls in tree.body
+            if isinstance(cls, ast.ClassDef) and cls.name == name
+            for node in cls.body
+            if isinstance(node, ast.FunctionDef) and node.name == "__init__"
+        )
+    except (AttributeError, ImportError, OSError, StopIteration, SyntaxError, ValueError):
+        parameters = inspect.signature(algorithm_class(algo).__init__).parameters.values()
+        return {p.name: REQUIRED if p.default is p.empty else p.default for p in parameters if p.name not in RUN_KEYS}
+    positional = init.args.posonlyargs + init.args.args
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(init.args.defaults)) + init.args.defaults
+    pairs = [*zip(positional, defaults, strict=True), *zip(init.args.kwonlyargs, init.args.kw_defaults, strict=True)]
+    return {arg.arg: _literal_default(default) for arg, default in pairs if arg.arg not in RUN_KEYS}
+
+
+REQUIRED = inspect.Parameter.empty
+NOT_LITERAL = object()
+
+
+def _literal_default(node: ast.expr | None) -> Any:
+    if node is None:
+        return REQUIRED
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return NOT_LITERAL
 
 
 # ---- reading: JSON text or a mapping, checked to be plain JSON data ----
@@ -275,12 +320,12 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
     if set_by_run:
         flags = " and ".join(RUN_FLAGS[key] for key in set_by_run)
         raise ValueError(f"hyperparams: {', '.join(set_by_run)} is set by the run; use {flags} instead")
-    algorithm = algorithm_class(algo)
-    allowed = (set(inspect.signature(algorithm.__init__).parameters) - RUN_KEYS) | ZOO_KEYS
+    class_name = ALGORITHM_CLASS_PATHS[algo][2]
+    allowed = set(constructor_defaults(algo)) | ZOO_KEYS
     unknown = sorted(set(hyperparams) - allowed)
     if unknown:
         raise ValueError(
-            f"hyperparams: {', '.join(unknown)} not accepted by {algorithm.__name__}{_closest(unknown[0], allowed)}; "
+            f"hyperparams: {', '.join(unknown)} not accepted by {class_name}{_closest(unknown[0], allowed)}; "
             f"known: {', '.join(sorted(allowed))}"
         )
     policies = POLICIES.get(algo, DEFAULT_POLICIES)
@@ -301,7 +346,8 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
         policy_kwargs = {}
     if not isinstance(policy_kwargs, Mapping):
         raise ValueError(f"hyperparams: policy_kwargs must be a mapping, got {policy_kwargs!r}")
-    _check_policy_kwargs(algorithm, hyperparams["policy"], policy_kwargs)
+    if policy_kwargs:  # the policy's signature: the only part that needs SB3 imported
+        _check_policy_kwargs(algorithm_class(algo), hyperparams["policy"], policy_kwargs)
     _check_net_arch_layout(algo, policy_kwargs.get("net_arch"))
     _check_together(algo, hyperparams, kind)
     check_memory(
@@ -343,7 +389,7 @@ def _check_net_arch_layout(algo: str, net_arch: Any) -> None:
 
 def _check_together(algo: str, hyperparams: Mapping[str, Any], kind: str) -> None:
     """Values that are each fine but not together."""
-    defaults = _signature_defaults(algo)
+    defaults = constructor_defaults(algo)
     value = {key: hyperparams.get(key, defaults.get(key)) for key in ("n_delta", "n_top", "batch_size")}
     if algo == "sb3-ars" and value["n_top"] is not None and value["n_top"] > value["n_delta"]:
         raise ValueError(f"hyperparams: n_top ({value['n_top']}) must not exceed n_delta ({value['n_delta']})")
@@ -363,11 +409,6 @@ def _check_together(algo: str, hyperparams: Mapping[str, Any], kind: str) -> Non
         raise ValueError("hyperparams: noise_type needs a continuous action space; drop it for a discrete env")
     if noise_type is not None and algo not in ("sac", "td3"):
         raise ValueError(f"hyperparams: noise_type is for the off-policy sac and td3, not {algo}")
-
-
-def _signature_defaults(algo: str) -> dict[str, Any]:
-    parameters = inspect.signature(algorithm_class(algo).__init__).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def net_arch_chains(net_arch: Any) -> list[list[int]]:
@@ -400,7 +441,7 @@ def estimate_bytes(algo: str, hyperparams: Mapping[str, Any], space_sizes: tuple
     """What the model allocates up front, about: its envs, its rollout or replay buffer, its networks (parameters,
     gradients, two Adam moments and target copies) and one minibatch's activations."""
     observation, action, outputs = space_sizes
-    defaults = _signature_defaults(algo)
+    defaults = constructor_defaults(algo)
     value = {**defaults, "n_envs": 1, **hyperparams}
     policy_kwargs = value.get("policy_kwargs") or {}
     net_arch = policy_kwargs.get("net_arch")

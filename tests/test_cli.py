@@ -52,6 +52,7 @@ ARGUMENT_ERRORS = [
     ["play", "--ramp-seconds", "slow"],
     ["no-such-command"],
     ["train", "PPO", "--env", DISCRETE_ID, "--out", "unused"],  # did you mean 'ppo'?
+    ["train", "ppo", "--env", DISCRETE_ID, "--out", "unused", "--hyperparams", '{"gamma": 2}'],  # SB3 not imported
 ]
 
 

@@ -256,3 +256,15 @@ def test_every_value_the_validation_accepts_builds_in_sb3(algo: str) -> None:
             build_model(algo, resolved, envs, 0, torch.device("cpu"))  # raises RunError if SB3 refuses
             built += 1
     assert built >= 10
+
+
+def test_constructor_defaults_read_from_the_source_are_the_signatures() -> None:
+    """Read without importing SB3 (and torch), so a refused value costs no torch import; equal to inspect's view."""
+    for algo in sb3_validation.ALGORITHM_CLASS_PATHS:
+        parameters = inspect.signature(sb3_validation.algorithm_class(algo).__init__).parameters
+        expected = {name: p.default for name, p in parameters.items() if name not in sb3_validation.RUN_KEYS}
+        read = sb3_validation.constructor_defaults(algo)
+        assert read.keys() == expected.keys(), algo
+        literal = {name: default for name, default in read.items() if default is not sb3_validation.NOT_LITERAL}
+        assert literal == {name: expected[name] for name in literal}, algo
+        assert {"n_steps", "batch_size", "buffer_size", "n_delta"} & set(expected) <= set(literal)  # the estimates'
