@@ -346,8 +346,12 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
         policy_kwargs = {}
     if not isinstance(policy_kwargs, Mapping):
         raise ValueError(f"hyperparams: policy_kwargs must be a mapping, got {policy_kwargs!r}")
-    if policy_kwargs:  # the policy's signature: the only part that needs SB3 imported
-        _check_policy_kwargs(algorithm_class(algo), hyperparams["policy"], policy_kwargs)
+    for key, value in policy_kwargs.items():  # values first: their rules need no SB3
+        rule = POLICY_KWARGS_RULES.get(key)
+        if key == "net_arch":
+            net_arch_chains(value)
+        elif rule is not None and not rule.accepts(value):
+            raise ValueError(f"hyperparams: policy_kwargs.{key} must be {rule.description}, got {value!r}")
     _check_net_arch_layout(algo, policy_kwargs.get("net_arch"))
     _check_together(algo, hyperparams, kind)
     check_memory(
@@ -355,23 +359,20 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
         f"{algo} with these hyperparameters",
         "lower n_envs, buffer_size, n_steps, batch_size, n_delta or the net_arch widths",
     )
+    if policy_kwargs:  # last: the policy's signature is the only check that imports SB3 (and torch)
+        _check_policy_kwargs_keys(algorithm_class(algo), hyperparams["policy"], policy_kwargs)
 
 
-def _check_policy_kwargs(algorithm: Any, policy: str, policy_kwargs: Mapping[str, Any]) -> None:
+def _check_policy_kwargs_keys(algorithm: Any, policy: str, policy_kwargs: Mapping[str, Any]) -> None:
+    """Each key must be an argument of the policy's constructor that has a rule here (or be ``net_arch``)."""
     accepted = set(inspect.signature(algorithm.policy_aliases[policy].__init__).parameters)
-    for key, value in policy_kwargs.items():
-        if key == "net_arch" and key in accepted:
-            net_arch_chains(value)
-            continue
-        rule = POLICY_KWARGS_RULES.get(key)
-        if key not in accepted or rule is None:
-            known = sorted(name for name in accepted if name in POLICY_KWARGS_RULES or name == "net_arch")
+    known = sorted(name for name in accepted if name in POLICY_KWARGS_RULES or name == "net_arch")
+    for key in policy_kwargs:
+        if key not in known:
             raise ValueError(
                 f"hyperparams: policy_kwargs.{key} is not settable for {algorithm.__name__}'s {policy}"
                 f"{_closest(key, known)}; known: {', '.join(known)}"
             )
-        if not rule.accepts(value):
-            raise ValueError(f"hyperparams: policy_kwargs.{key} must be {rule.description}, got {value!r}")
 
 
 def _check_net_arch_layout(algo: str, net_arch: Any) -> None:
