@@ -4,7 +4,9 @@
 
 Prints medians over repetitions and the ratios ours / Gymnasium: the time of one ``gym.make`` env step (lower is
 better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better). Every repetition times
-Gymnasium and ours one after the other, and a ratio is the median of the per-repetition ratios.
+Gymnasium and ours one after the other, and a ratio is the median of the per-repetition ratios. At each N the same
+run also times the default env with per-sub-env parameter arrays and with domain randomization, and prints their
+step time over the default's (the cost of physics as data; lower is better).
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as GymnasiumCartPoleVectorEnv
 
 from continuous_cartpole import ENV_IDS, CartPoleVectorEnv
+
+RANDOMIZE = {"length": (0.25, 1.0), "masspole": (0.05, 0.5), "masscart": (0.5, 2.0), "force_mag": (5.0, 15.0)}
+
+
+def per_sub_env_params(num_envs: int) -> dict[str, np.ndarray]:
+    """The randomized parameters as fixed arrays: every sub-env its own length, masses and force."""
+    rng = np.random.default_rng(0)
+    return {name: rng.uniform(low, high, num_envs) for name, (low, high) in RANDOMIZE.items()}
 
 
 def interleaved_seconds(
@@ -110,6 +120,7 @@ def main() -> None:
 
     print("\n| vector env | N | M env-steps/s | ours / Gymnasium CartPoleVectorEnv (higher is better) |")
     print("|---|---|---|---|")
+    costs = []
     for num_envs in (4096, 65536):
         steps = max(10, int(scale * 4e7 / num_envs / 20))
         runs = {"Gymnasium CartPoleVectorEnv": vector_steps(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps)}
@@ -119,12 +130,24 @@ def main() -> None:
                 runs[label] = vector_steps(
                     CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype), steps
                 )
+        default = "ContinuousCartPole-v0 (float32 state, default)"
+        physics_as_data = {
+            "per-sub-env length, masses, force": {**per_sub_env_params(num_envs)},
+            "randomized length, masses, force": {"randomize": RANDOMIZE},
+        }
+        for label, kwargs in physics_as_data.items():
+            runs[label] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, **kwargs), steps)
         times = interleaved_seconds(runs, args.reps, clock)
         reference_times = times["Gymnasium CartPoleVectorEnv"]
         for label, seconds in times.items():
             rate = num_envs * steps / statistics.median(seconds)
             # a rate ratio is the inverse time ratio
             print(f"| {label} | {num_envs} | {rate / 1e6:.1f} | {1 / median_ratio(seconds, reference_times):.2f} |")
+        costs += [(label, num_envs, median_ratio(times[label], times[default])) for label in physics_as_data]
+    print("\n| physics as data (ContinuousCartPole-v0, float32) | N | step time / default's (lower is better) |")
+    print("|---|---|---|")
+    for label, num_envs, cost in costs:
+        print(f"| {label} | {num_envs} | {cost:.2f} |")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import functools
 import time
 import types
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -17,9 +18,11 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
+from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
+from continuous_cartpole.physics import NUMERIC_FIELDS, CartPoleParams, has_failed, step_state
+from continuous_cartpole.randomization import Randomization
 from continuous_cartpole.registration import registered_id
-from continuous_cartpole.reset import reset_bounds, validate_seed
+from continuous_cartpole.reset import require_bool, reset_bounds, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
@@ -52,8 +55,29 @@ def as_bytes(flags: torch.Tensor) -> torch.Tensor:
     return flags.view(torch.uint8)
 
 
+class Physics(NamedTuple):
+    """What the step reads of the parameters: numbers, or ``(n,)`` tensors of the state dtype per sub-env."""
+
+    gravity: Any
+    masspole: Any
+    length: Any
+    tau: Any
+    total_mass: Any
+    polemass_length: Any
+    x_threshold: Any
+    theta_threshold_radians: Any
+    force_mag: Any
+    failure_reward: Any
+    kinematics_integrator: str
+
+    @classmethod
+    def of(cls, params: CartPoleParams) -> Physics:
+        """The numbers of ``params`` (the per-sub-env ones are passed to the transition as tensors)."""
+        return cls(**{name: getattr(params, name) for name in cls._fields})
+
+
 def transition(
-    params: CartPoleParams,
+    params: Physics,
     mode: AutoresetMode,
     max_episode_steps: int,
     check_finite: bool,
@@ -62,16 +86,22 @@ def transition(
     restart: torch.Tensor,
     next_start: torch.Tensor,
     actions: torch.Tensor,
+    varying: dict[str, torch.Tensor] | None = None,
 ) -> Transition:
     """Physics, failure test and autoreset of one batch: pure tensor code, no host reads, compilable as a whole.
 
     ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``next_start`` holds start states for
-    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
-    branches only on the arguments fixed at construction.
+    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``);
+    ``varying`` the per-sub-env values, by ``Physics`` field, that replace ``params``' numbers. Python branches only
+    on the arguments fixed at construction.
     """
+    if varying:
+        params = Physics(*(varying.get(name, value) for name, value in zip(Physics._fields, params, strict=True)))
     fraction = force_fractions(actions, state.dtype)
     stepped = step_state(params, tuple(state.unbind(0)), fraction * params.force_mag, torch)
-    failed = has_failed(params, stepped[0], stepped[2])
+    # The speeds too: a NaN or infinite one (from a NaN action without validation) ends the episode at once, as
+    # the NumPy envs end it.
+    failed = has_failed(params, stepped[0], stepped[2], stepped[1], stepped[3])
     reset_now = restart  # which sub-envs take their start state on this step
     if mode == AutoresetMode.NEXT_STEP:
         steps = torch.where(restart, 0, steps + 1)
@@ -255,27 +285,32 @@ class TorchCartPoleVectorEnv(VectorEnv):
         validate_actions: bool = True,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         compile: bool = False,
+        randomize: Any = None,
         **physics_kwargs: Any,
     ) -> None:
-        for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.num_envs = positive_int("num_envs", num_envs, MAX_NUM_ENVS)  # checked before anything is allocated
+        self.max_episode_steps = positive_int("max_episode_steps", max_episode_steps, MAX_EPISODE_STEPS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-        self.params = CartPoleParams(**physics_kwargs)
+        self.randomize = Randomization.of(randomize)
+        if self.randomize:
+            self.randomize.check_not_set(physics_kwargs)
+        params = CartPoleParams(**physics_kwargs)
+        if params.batch_shape not in ((), (self.num_envs,)):
+            raise ValueError(f"parameter arrays must have shape (num_envs,) = ({num_envs},), got {params.batch_shape}")
         self.autoreset_mode = resolve_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        self.num_envs = int(num_envs)
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.device = resolve_device(device)
-        self.max_episode_steps = int(max_episode_steps)
         self.dtype = dtype
-        self.validate_actions = bool(validate_actions)
+        self.validate_actions = require_bool("validate_actions", validate_actions)
+        compile = require_bool("compile", compile)
         self.render_mode = None
 
         # NumPy spaces describe shapes and bounds (Gymnasium has no tensor spaces); the env itself speaks tensors.
+        self._bounding = self.randomize.bounding(params) if self.randomize else params
         self.single_action_space = action_space(self.continuous)
-        self.single_observation_space = observation_space(self.params)
+        self.single_observation_space = observation_space(self._bounding)  # holds the observations of every draw
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
@@ -286,10 +321,11 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         self._next_start = torch.zeros((4, self.num_envs), dtype=dtype, device=self.device)
         self._step_count = 0  # a Python int: decides when start states are redrawn, never reads the device
-        self._reset_low, self._reset_high = reset_bounds(None, self.params)
+        self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
+        self._init_parameters(params)
 
         eager = functools.partial(
-            transition, self.params, self.autoreset_mode, self.max_episode_steps, self.validate_actions
+            transition, Physics.of(params.at(0)), self.autoreset_mode, self.max_episode_steps, self.validate_actions
         )
         self.compile_seconds: float | None = None
         self._transition: Callable[..., Transition] = eager
@@ -314,7 +350,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         state = torch.zeros((4, self.num_envs), dtype=self.dtype, device=self.device)
         start = time.perf_counter()
         actions = torch.zeros(self.action_space.shape, dtype=torch.float32 if self.continuous else torch.int64)
-        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device))
+        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device), self._varying)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return fused, time.perf_counter() - start
@@ -324,7 +360,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         seed = validate_seed(seed)
         # Options are checked before seeding: a refused reset changes nothing.
-        low, high = reset_bounds(options, self.params)
+        low, high = reset_bounds(options, self._bounding)
         mask = self._reset_mask(options)
         if seed is not None:
             self.generator.manual_seed(seed)
@@ -335,6 +371,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low, high
         fresh = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
         self._draw_start_states(fresh)
+        if self.randomize:  # every sub-env's draw, taken where the mask says: no host read
+            self._draw_parameters()
+            self._take_parameters(mask)
         if mask is None:
             self.state = fresh
             self.steps.zero_()
@@ -361,6 +400,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
             )
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() without reset_mask before resetting some sub-envs.")
+        if self.validate_actions and not bool(mask.any()):  # a host read, as every check of values
+            raise ValueError("reset_mask must select at least one sub-env")
         return mask
 
     def step(
@@ -378,11 +419,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
         if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
             self._draw_start_states(self._next_start)
+            if self.randomize:
+                self._draw_parameters()  # after the start states, at the same steps: no draw is used twice
         self._step_count += 1
 
+        restarted = self.prev_done
         result = self._run_blocks(actions)
         self.state, self.steps = result.state, result.steps
         terminated, truncated, done = (f.view(torch.bool) for f in (result.terminated, result.truncated, result.done))
+        if self.randomize and mode != AutoresetMode.DISABLED:  # the sub-envs that took a start state take physics
+            self._take_parameters(restarted if mode == AutoresetMode.NEXT_STEP else done)
         if mode != AutoresetMode.SAME_STEP:
             self.prev_done = done
         if result.nonfinite is not None and bool(result.nonfinite.any()):
@@ -399,7 +445,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""
         assert self.state is not None
         if self._block >= self.num_envs:  # one block: no slicing ops (each costs microseconds of dispatch)
-            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions)
+            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions, self._varying)
         parts = [
             self._transition(
                 self.state[:, block],
@@ -407,6 +453,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
                 self.prev_done[block],
                 self._next_start[:, block],
                 actions[block],
+                {name: values[block] for name, values in self._varying.items()},
             )
             for block in (slice(start, start + self._block) for start in range(0, self.num_envs, self._block))
         ]
@@ -448,6 +495,69 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     def _draw_start_states(self, out: torch.Tensor) -> None:
         out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
+
+    @property
+    def params(self) -> CartPoleParams:
+        """The parameters in force: numbers, or arrays of shape (num_envs,) where the sub-envs differ (randomized
+        ones included). Reading them copies the per-sub-env values to the host."""
+        if not self._values:
+            return self._params
+        arrays = {name: values.cpu().numpy() for name, values in self._values.items()}
+        return replace(self._params, **{name: arrays[name] for name in self._varying_fields})
+
+    def _init_parameters(self, params: CartPoleParams) -> None:
+        """Tensors of the per-sub-env values: float64 ones of every parameter, and the step's in the state dtype."""
+        self._params = params
+        drawn = set(self.randomize.names) if self.randomize else set()
+        self._varying_fields = tuple(name for name in NUMERIC_FIELDS if name in drawn or np.ndim(getattr(params, name)))
+        self._values: dict[str, torch.Tensor] = {}  # float64 per sub-env, when any parameter varies
+        self._upcoming: dict[str, torch.Tensor] = {}  # the next draws of the randomized ones
+        self._varying: dict[str, torch.Tensor] = {}  # by Physics field, in the state dtype
+        if not self._varying_fields:
+            return
+        self._values = {
+            name: torch.tensor(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=torch.float64).to(
+                self.device
+            )
+            for name in NUMERIC_FIELDS
+        }
+        varying = set(self._varying_fields)
+        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
+        self._varying_constants = tuple(
+            name for name in Physics._fields if name in varying or varying & set(derived.get(name, ()))
+        )
+        self._refresh_varying()
+
+    def _refresh_varying(self) -> None:
+        """The step's per-sub-env tensors from the float64 values (derived ones computed in float64 first, as the
+        NumPy envs compute them)."""
+        values = self._values
+        for name in self._varying_constants:
+            if name == "total_mass":
+                value = values["masspole"] + values["masscart"]
+            elif name == "polemass_length":
+                value = values["masspole"] * values["length"]
+            else:
+                value = values[name]
+            self._varying[name] = value.to(self.dtype)
+
+    def _draw_parameters(self) -> None:
+        """The randomized parameters' next values for every sub-env, float64, on the device with the env's generator."""
+        assert self.randomize is not None
+        uniform = torch.rand(
+            (len(self.randomize.ranges), self.num_envs),
+            generator=self.generator,
+            dtype=torch.float64,
+            device=self.device,
+        )
+        for r, row in zip(self.randomize.ranges, uniform, strict=True):
+            self._upcoming[r.name] = r.spread(row, torch)
+
+    def _take_parameters(self, mask: torch.Tensor | None) -> None:
+        """The sub-envs where ``mask`` is True (every one for None) take the drawn parameters."""
+        for name, drawn in self._upcoming.items():
+            self._values[name] = drawn if mask is None else torch.where(mask, drawn, self._values[name])
+        self._refresh_varying()
 
     def _observations(self) -> torch.Tensor:
         assert self.state is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -9,10 +10,21 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds, is_nonfinite, step_state
+from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
+from continuous_cartpole.physics import NUMERIC_FIELDS, ArrayConstants, CartPoleParams, is_nonfinite, step_state
+from continuous_cartpole.randomization import DrawnValues, Randomization, randomization_for
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
+from continuous_cartpole.tasks import (
+    SWINGUP_START_ANGLE,
+    SWINGUP_START_CLIP,
+    SWINGUP_START_NOISE,
+    Task,
+    has_ended,
+    observation_rows,
+    swingup_reward,
+)
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
 # allocator; whole-batch temporaries at N = 65536 make glibc return and re-fault memory on every step (2x slower).
@@ -99,52 +111,148 @@ class CartPoleVectorEnv(VectorEnv):
         render_mode: str | None = None,
         dtype: Any = np.float32,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        task: str = "balance",
+        randomize: Any = None,
         **physics: Any,
     ) -> None:
-        for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {render_mode!r}")
+        self._num_envs = positive_int("num_envs", num_envs, MAX_NUM_ENVS)  # checked before anything is allocated
         if np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-        self.dtype = np.dtype(dtype)
-        self.num_envs = int(num_envs)
+        self._dtype = np.dtype(dtype)
         self._renderer: CartPoleRenderer | None = None
-        self.params = CartPoleParams.from_keywords(physics)  # also sets the observation spaces
-        self.continuous = require_bool("continuous", continuous)
-        self.max_episode_steps = int(max_episode_steps)
+        self._task = Task(task)  # before the params: their setter builds the task's observation spaces
         self.render_mode = render_mode
-        self.autoreset_mode = _autoreset_mode(autoreset_mode)
-        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-
-        self.single_action_space = action_space(self.continuous)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.max_episode_steps = max_episode_steps
+        self.autoreset_mode = autoreset_mode
+        params = CartPoleParams.from_keywords(physics)
+        self._randomization = randomization_for(self._task, randomize, physics)
+        self.params = params  # also sets the observation spaces
+        self.continuous = continuous  # also sets the action spaces
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
+        self._fraction = np.zeros(self.num_envs, dtype=self.dtype)  # last continuous action, clipped
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
         self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
-        self._reset_low, self._reset_high = reset_bounds(None, self.params)
+        self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
+
+    # Settable attributes (directly or through set_attr) are validated as the constructor validates them.
+    @property
+    def num_envs(self) -> int:
+        return self._num_envs
+
+    @num_envs.setter
+    def num_envs(self, value: Any) -> None:
+        raise ValueError(
+            f"num_envs is fixed when the env is made; make a new one: gym.make_vec(..., num_envs={value!r})"
+        )
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the simulated state."""
+        return self._dtype
+
+    @dtype.setter
+    def dtype(self, value: Any) -> None:
+        raise ValueError(f"dtype is fixed when the env is made; make a new one: gym.make_vec(..., dtype={value!r})")
+
+    @property
+    def continuous(self) -> bool:
+        return self._continuous
+
+    @continuous.setter
+    def continuous(self, value: Any) -> None:
+        self._continuous = require_bool("continuous", value)
+        self.single_action_space = action_space(self._continuous, self.task)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+    @property
+    def max_episode_steps(self) -> int:
+        return self._max_episode_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, value: Any) -> None:
+        self._max_episode_steps = positive_int("max_episode_steps", value, MAX_EPISODE_STEPS)
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        return self._autoreset_mode
+
+    @autoreset_mode.setter
+    def autoreset_mode(self, value: Any) -> None:
+        self._autoreset_mode = _autoreset_mode(value)
+        self.metadata = {**self.metadata, "autoreset_mode": self._autoreset_mode}
+
+    @property
+    def render_mode(self) -> str | None:  # type: ignore[override]
+        return self._render_mode
+
+    @render_mode.setter
+    def render_mode(self, value: Any) -> None:
+        if value is not None and value not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be 'rgb_array' or None for a vector env, got {value!r}")
+        self._render_mode = value
+        self.close_extras()
+
+    @property
+    def task(self) -> Task:
+        """The task (balance or swing-up), fixed at construction: it decides the spaces."""
+        return self._task
 
     @property
     def params(self) -> CartPoleParams:
-        """The physical constants and episode rules; new ones take effect on the next step, spaces included."""
+        """The physical constants and episode rules in force: numbers, or arrays of shape (num_envs,) where the
+        sub-envs differ (randomized parameters included). New ones take effect on the next step, spaces included."""
+        if self._params is None:  # randomized values changed since the last read
+            assert self._drawn is not None
+            self._params = self._drawn.in_force(self._assigned)
         return self._params
 
     @params.setter
     def params(self, params: CartPoleParams) -> None:
         if not isinstance(params, CartPoleParams):
             raise TypeError(f"params must be a CartPoleParams, such as CartPoleParams(gravity=3.7), got {params!r}")
-        self._params = params
-        self._constants = ArrayConstants.of(params, self.dtype)
-        self._push_forces = np.array([-params.force_mag, params.force_mag], dtype=self.dtype)  # for actions 0, 1
-        self.single_observation_space = observation_space(params)  # its bounds follow the thresholds
+        if params.batch_shape not in ((), (self.num_envs,)):
+            raise ValueError(
+                f"params arrays must have shape (num_envs,) = ({self.num_envs},), got {params.batch_shape}"
+            )
+        self._assigned = self._params = params
+        randomization = self._randomization
+        self._drawn = DrawnValues(params, randomization, self.num_envs, self.dtype) if randomization else None
+        self._constants = constants = self._drawn.constants if self._drawn else ArrayConstants.of(params, self.dtype)
+        # the force of each discrete action: 0, 1 push left, right; the swing-up's 0, 1, 2 left, none, right
+        levels = [-1.0, 0.0, 1.0] if self.task.swingup else [-1.0, 1.0]
+        self._push_forces = np.array(levels, dtype=self.dtype)  # times force_mag...
+        if constants.force_mag.ndim == 0:  # ...once for all when the sub-envs share it (else in _forces)
+            self._push_forces *= constants.force_mag
+        self._bounding = randomization.bounding(params) if randomization else params
+        self.single_observation_space = observation_space(self._bounding, self.task)  # bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
+
+    @property
+    def randomize(self) -> Randomization | None:
+        """The parameters drawn anew at every reset of a sub-env (see ``continuous_cartpole.randomization``).
+
+        Set it to a ``randomize`` dict (or None) to change them: the observation space follows; sub-envs keep
+        their current values until their next reset."""
+        return self._randomization
+
+    @randomize.setter
+    def randomize(self, spec: Any) -> None:
+        randomization = Randomization.of(spec)
+        in_force = self.params  # the values in force stay in force until each sub-env's next reset
+        self._randomization = randomization
+        self.params = in_force
+
+    def _draw_params(self, indices: np.ndarray) -> None:
+        """Randomized parameters for the sub-envs ``indices`` (ints), drawn after their start states."""
+        if self._drawn is not None:
+            self._drawn.draw(self.np_random, indices)
+            self._params = None
 
     @property
     def steps(self) -> np.ndarray:
@@ -162,18 +270,26 @@ class CartPoleVectorEnv(VectorEnv):
         seed = validate_seed(seed)
         options = options_dict(options)
         mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if "reset_mask" in options else None
-        low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        # checked before seeding: a refused reset changes nothing
+        if self.task.swingup:
+            swingup_start_options(options)
+            low_high = self._reset_low, self._reset_high  # unused by the swing-up's draw
+        else:
+            low_high = reset_bounds(options, self._bounding)
         if mask is not None and self.state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
+            self._draw_params(np.arange(self.num_envs))
             self._clock = 0
             mask = slice(None)
         else:
             assert self.state is not None
-            self.state.T[mask] = self._draw_states(np.count_nonzero(mask))
+            indices = mask.nonzero()[0]
+            self.state.T[indices] = self._draw_states(indices.size)
+            self._draw_params(indices)
         self.force[mask] = 0.0
         self._episode_start[mask] = self._clock
         self.prev_done[mask] = False
@@ -184,12 +300,16 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
-        params, state = self.params, self.state
+        state = self.state
+        # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
+        swingup = self.task.swingup
+        obs = np.empty((self.num_envs, 5), dtype=np.float32) if swingup else None
+        reward = np.empty(self.num_envs, dtype=np.float32)
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
-                terminated, finite = self._integrate(state, force)
+                terminated, finite = self._integrate(state, force, obs, reward)
         else:
-            terminated, finite = self._integrate(state, force)
+            terminated, finite = self._integrate(state, force, obs, reward)
         self._nonfinite = not finite  # the exact per-sub-env rule below only when this fails
         if self._nonfinite:
             gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
@@ -197,43 +317,73 @@ class CartPoleVectorEnv(VectorEnv):
                 terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
-        if params.failure_reward == 0.0:
+        failure_reward = self._constants.failure_reward
+        if swingup:
+            np.copyto(reward, failure_reward, where=terminated, casting="same_kind")
+        elif failure_reward.ndim == 0 and failure_reward == 0.0:
             reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
-        else:
-            reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
+        else:  # the failing step's reward rounded to float32 (a no-op for a float32 state)
+            reward = np.where(terminated, failure_reward, np.float32(1.0)).astype(np.float32, copy=False)
 
         info: dict[str, Any] = {}
+        restarted = None
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._restart_previously_done(reward, terminated, truncated)
+            restarted = self._restart_previously_done(reward, terminated, truncated)
             np.logical_or(terminated, truncated, out=self.prev_done)
         elif self.autoreset_mode == AutoresetMode.SAME_STEP:
-            info = self._restart_done(terminated | truncated)
+            info, restarted = self._restart_done(terminated | truncated, obs)
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
-        return self._observations(), reward, terminated, truncated, info
+        if obs is None:
+            return self._observations(), reward, terminated, truncated, info
+        if restarted is not None and restarted.size:
+            obs[restarted] = self._observations(restarted)
+        return obs, reward, terminated, truncated, info
 
-    def _integrate(self, state: np.ndarray, force: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _integrate(
+        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
         """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
 
-        Returns where each sub-env left the bounds, and whether every new state is finite.
+        Returns where each sub-env's episode ended (NaN aside), and whether every new state is finite. With ``obs``
+        (the swing-up), it also writes the observations and the task's rewards, before any failure reward.
         """
-        params = self._constants
+        task = self.task
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
+            params = self._constants
             rows = tuple(state)
             stepped = step_state(params, rows, force, np, out=rows)
-            return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
-        left = np.empty(self.num_envs, dtype=bool)
+            if obs is not None:
+                self._observe(stepped, slice(None), obs, reward)
+            return has_ended(task, params, stepped), bool(np.isfinite(state).all())
+        ended = np.empty(self.num_envs, dtype=bool)
         finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
+            params = self._constants.block(block)  # views of the per-sub-env arrays, which draws update in place
             rows = tuple(state[:, block])
             stepped = step_state(params, rows, force[block], np, out=rows)
-            left[block] = has_left_bounds(params, stepped[0], stepped[2])
+            if obs is not None:
+                self._observe(stepped, block, obs, reward)
+            ended[block] = has_ended(task, params, stepped)
             finite &= bool(np.isfinite(state[:, block]).all())
-        return left, finite
+        return ended, finite
 
-    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+    def _observe(self, stepped: tuple[np.ndarray, ...], block: slice, obs: np.ndarray, reward: np.ndarray) -> None:
+        """The swing-up's observations and rewards of one block of stepped states (cos and sin computed once)."""
+        rows = observation_rows(self.task, stepped, np)
+        np.concatenate([row[:, np.newaxis] for row in rows], axis=1, out=obs[block], casting="same_kind")
+        # the force fraction u of dm_control's small_control: the clipped action, or -1, 0, +1 (exact divisions)
+        force_mag = self._constants.force_mag
+        fraction = (
+            self._fraction[block]
+            if self.continuous
+            else self.force[block] / (force_mag[block] if force_mag.ndim else force_mag)
+        )
+        reward[block] = swingup_reward(self.task, rows, fraction, np)
+
+    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
         """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
         done_before = self.prev_done.nonzero()[0]  # under half the time of np.flatnonzero
         if done_before.size:
@@ -241,21 +391,24 @@ class CartPoleVectorEnv(VectorEnv):
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
+        return done_before
 
-    def _restart_done(self, done: np.ndarray) -> dict[str, Any]:
+    def _restart_done(self, done: np.ndarray, obs: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
         """SAME_STEP: ended sub-envs restart now; their last observation goes to ``info["final_obs"]``."""
         ended = done.nonzero()[0]
         if not ended.size:
-            return {}
+            return {}, ended
         final_obs = np.full(self.num_envs, None, dtype=object)  # per sub-env, as SyncVectorEnv gives it
-        for index, obs in zip(ended, self._observations(ended), strict=True):
-            final_obs[index] = obs
+        last = obs[ended] if obs is not None else self._observations(ended)
+        for index, row in zip(ended, last, strict=True):
+            final_obs[index] = row
         self._restart(ended)
-        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}
+        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}, ended
 
     def _restart(self, indices: np.ndarray) -> None:
         assert self.state is not None
         self.state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
+        self._draw_params(indices)
         self._episode_start[indices] = self._clock
         self.force[indices] = 0.0
 
@@ -271,28 +424,39 @@ class CartPoleVectorEnv(VectorEnv):
             if not np.isfinite(column).all():
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
-            np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
-            return np.multiply(self.force, self.params.force_mag, out=self.force)
+            np.clip(column, -1.0, 1.0, out=self._fraction)  # the swing-up's reward reads it
+            return np.multiply(self._fraction, self._constants.force_mag, out=self.force)
+        valid = "0, 1 or 2" if self.task.swingup else "0 or 1"
         if actions.dtype.kind not in "iu":
-            raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
-        # Read as unsigned, a negative integer is huge, so one max finds every value outside {0, 1}. Converting
+            raise TypeError(f"discrete actions must be integers ({valid}), got dtype {actions.dtype}")
+        # Read as unsigned, a negative integer is huge, so one max finds every value outside the space. Converting
         # the integers themselves to floats would take longer than the rest of this function.
-        if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > 1:  # byte order kept
-            bad = np.flatnonzero((actions != 0) & (actions != 1))
-            raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
-        return self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
+        last = len(self._push_forces) - 1
+        if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > last:  # byte order kept
+            bad = np.flatnonzero((actions < 0) | (actions > last))
+            raise ValueError(f"discrete actions must be {valid}; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
+        force = self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
+        if self._constants.force_mag.ndim:
+            force *= self._constants.force_mag  # -1, 0, +1 times each sub-env's force_mag: exact, as in the single env
+        return force
 
     def _draw_states(self, count: int) -> np.ndarray:
         """(count, 4) float64 start states: sub-env i gets the random numbers a single env would draw."""
+        if self.task.swingup:
+            states = SWINGUP_START_NOISE * self.np_random.normal(size=(count, 4)).clip(
+                -SWINGUP_START_CLIP, SWINGUP_START_CLIP
+            )
+            states[:, 2] += SWINGUP_START_ANGLE
+            return states
         return self.np_random.uniform(low=self._reset_low, high=self._reset_high, size=(count, 4))
 
     def _observations(self, indices: np.ndarray | None = None) -> np.ndarray:
-        """A fresh (num_envs, 4) float32 array, written straight from the (4, num_envs) state."""
+        """A fresh (num_envs, 4 or 5) float32 array, written straight from the (4, num_envs) state."""
         assert self.state is not None
         state = self.state if indices is None else self.state[:, indices]
-        # Joining four (n, 1) columns takes under half the time of copying the transposed state in one assignment,
+        # Joining (n, 1) columns takes under half the time of copying the transposed state in one assignment,
         # which NumPy walks four values at a time.
-        columns = [row[:, np.newaxis] for row in state]
+        columns = [row[:, np.newaxis] for row in observation_rows(self.task, tuple(state), np)]
         return np.concatenate(columns, axis=1, dtype=np.float32, casting="same_kind")
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -301,10 +465,17 @@ class CartPoleVectorEnv(VectorEnv):
             return None
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before render().")
+        params = self.params
         if self._renderer is None:
-            self._renderer = CartPoleRenderer(self.render_mode, self.params.x_threshold, self.params.length)
+            self._renderer = CartPoleRenderer(
+                self.render_mode, float(np.max(params.x_threshold)), 1.0, whole_circle=self.task.swingup
+            )
+        x_thresholds, lengths = (np.broadcast_to(v, (self.num_envs,)) for v in (params.x_threshold, params.length))
         frames = []
-        for x, theta, fraction in zip(self.state[0], self.state[2], self.force_fraction, strict=True):
+        for x, theta, fraction, x_threshold, length in zip(
+            self.state[0], self.state[2], self.force_fraction, x_thresholds, lengths, strict=True
+        ):
+            self._renderer.set_geometry(float(x_threshold), float(length))  # each sub-env to its own track and pole
             self._renderer.draw(float(x), float(theta), float(fraction) if self.continuous else None)
             frames.append(self._renderer.rgb_array())
         return tuple(frames)
@@ -317,6 +488,8 @@ class CartPoleVectorEnv(VectorEnv):
         if name == "render":
             frames = self.render(*args, **kwargs)
             return frames if frames is not None else (None,) * self.num_envs
+        if name == "params" and self.params.is_batched:  # each sub-env's own values, as numbers
+            return tuple(self.params.at(i) for i in range(self.num_envs))
         value = self._shared_attribute(name)
         result = value(*args, **kwargs) if callable(value) else value
         return (result,) * self.num_envs
@@ -326,9 +499,13 @@ class CartPoleVectorEnv(VectorEnv):
         return self.call(name)
 
     def set_attr(self, name: str, values: Any) -> None:
-        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values."""
+        """Set a shared attribute: one value, or a list or tuple of ``num_envs`` equal values; validated as the
+        constructor validates it (``num_envs`` and ``dtype`` are fixed). ``params`` also takes one
+        ``CartPoleParams`` per sub-env (or one with arrays of shape (num_envs,)): sub-env i steps with its own."""
         self._shared_attribute(name)
-        if isinstance(values, (list, tuple)):
+        if name == "params" and isinstance(values, (list, tuple)):
+            values = _stacked(values, self.num_envs)
+        elif isinstance(values, (list, tuple)):
             if len(values) != self.num_envs or any(value is not values[0] and value != values[0] for value in values):
                 raise ValueError(
                     f"the sub-envs share {name!r}: pass one value or {self.num_envs} equal values, got {values!r}"
@@ -348,6 +525,25 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_renderer": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._drawn is not None:
+            self._constants = self._drawn.constants  # the draws update these (see DrawnValues.__setstate__)
+
+
+def _stacked(params: list[Any] | tuple[Any, ...], num_envs: int) -> CartPoleParams:
+    """One ``CartPoleParams`` holding a list of ``num_envs`` of them: a number where all agree, else an array."""
+    if len(params) != num_envs or not all(isinstance(p, CartPoleParams) and not p.is_batched for p in params):
+        raise ValueError(f"params must be one CartPoleParams or a list of {num_envs} (one per sub-env), got {params!r}")
+    integrators = {p.kinematics_integrator for p in params}
+    if len(integrators) > 1:
+        raise ValueError(f"the sub-envs share kinematics_integrator: pass one value, got {sorted(integrators)}")
+    columns = {name: np.array([getattr(p, name) for p in params]) for name in NUMERIC_FIELDS}
+    return replace(
+        params[0],
+        **{name: column if (column != column[0]).any() else column[0].item() for name, column in columns.items()},
+    )
 
 
 def _autoreset_mode(mode: Any) -> AutoresetMode:
