@@ -1,11 +1,11 @@
 """Robustness to the physics: a policy's return over a grid of perturbed cart-pole parameters.
 
 A grid has one or two axes, each written ``NAME=LOW:HIGH:N`` on the command line: N evenly spaced values of the
-physical parameter NAME from LOW to HIGH inclusive (``numpy.linspace``); the other parameters keep the env's nominal
-values. Every grid point plays the same ``episodes`` deterministic episodes: one vector env of that many sub-envs,
-reset with the same seed, so the start states are equal at every point (common random numbers: the differences
-between points come from the physics alone). By default the seed is the run's held-out test seed, so the nominal
-point reproduces the run's test.
+physical parameter NAME from LOW to HIGH inclusive (``numpy.linspace``, inner values rounded to 12 significant
+digits); the other parameters keep the env's nominal values. Every grid point plays the same ``episodes``
+deterministic episodes: one vector env of that many sub-envs, reset with the same seed, so the start states are
+equal at every point (common random numbers: the differences between points come from the physics alone). By
+default the seed is the run's held-out test seed, so the nominal point reproduces the run's test.
 
 ``grid_rows`` returns one row per grid point; ``format_grid_csv`` writes them with every float in full precision
 (``repr``), so that a row's values, passed back to ``baselines.evaluation.evaluate``, give its numbers again.
@@ -73,7 +73,9 @@ class Axis:
                 CartPoleParams(**{name: value})
             except ValueError as error:
                 raise GridError(f"--vary {text!r}: {error}") from None
-        return cls(name, tuple(float(value) for value in np.linspace(low, high, count)))  # HIGH exactly at the end
+        # The ends as given, the inner values rounded to 12 significant digits: 0.8, not linspace's 0.7999999999999999.
+        inner = (float(f"{value:.12g}") for value in np.linspace(low, high, count)[1:-1])
+        return cls(name, (low, *inner, high))
 
 
 def parse_grid(texts: Sequence[str]) -> tuple[Axis, ...]:
