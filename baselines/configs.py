@@ -35,6 +35,51 @@ def check_positive_finite(config: Any, names: tuple[str, ...]) -> None:
             raise ValueError(f"{type(config).__name__}.{name} must be a positive finite number, got {value!r}")
 
 
+def parse_randomize(texts: tuple[str, ...]) -> dict[str, tuple[float, float] | tuple[float, float, str]]:
+    """``("length=0.25:1.0", "masspole=0.05:0.5:uniform")`` -> the envs' ``randomize`` argument; ``ValueError``
+    for a malformed entry or a name given twice. The names and ranges are checked by the env itself."""
+    ranges: dict[str, tuple[float, float] | tuple[float, float, str]] = {}
+    for text in texts:
+        name, sep, spec = (text if isinstance(text, str) else "").partition("=")
+        parts = spec.split(":")
+        try:
+            if not sep or len(parts) not in (2, 3):
+                raise ValueError
+            low, high = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(
+                f"randomize entry {text!r} must look like NAME=LOW:HIGH or NAME=LOW:HIGH:uniform|log-uniform, "
+                "e.g. length=0.25:1.0"
+            ) from None
+        if name.strip() in ranges:
+            raise ValueError(f"randomize names {name.strip()} twice; give each parameter one range")
+        ranges[name.strip()] = (low, high, parts[2]) if len(parts) == 3 else (low, high)
+    return ranges
+
+
+def randomize_kwargs(config: Any) -> dict[str, Any]:
+    """The env keyword that randomizes the training envs' physics as ``config.randomize`` asks; {} for none."""
+    ranges = parse_randomize(getattr(config, "randomize", ()))
+    return {"randomize": ranges} if ranges else {}
+
+
+def check_randomize(config: Any) -> None:
+    """``ValueError`` naming the config for a ``randomize`` the envs would refuse (checked without making one);
+    a list (as config.json holds it) is kept as a tuple."""
+    entries = config.randomize
+    if not isinstance(entries, (tuple, list)) or not all(isinstance(entry, str) for entry in entries):
+        raise ValueError(f"{type(config).__name__}.randomize must be a tuple of strings, got {entries!r}")
+    object.__setattr__(config, "randomize", tuple(entries))
+    if not entries:
+        return
+    from continuous_cartpole.randomization import Randomization  # numpy: only when there is something to check
+
+    try:
+        Randomization.of(parse_randomize(config.randomize))
+    except ValueError as error:
+        raise ValueError(f"{type(config).__name__}.randomize: {error}") from None
+
+
 @dataclass(frozen=True)
 class ARSConfig:
     """Augmented Random Search; see ``baselines.ars`` for the algorithm and the notebook's settings."""
@@ -47,6 +92,8 @@ class ARSConfig:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per training episode (evaluations: nominal)
+    randomize: tuple[str, ...] = ()
     n_directions: int = 8  # N: directions sampled per iteration
     top_b: int | None = 4  # b: best directions used in the update; None = all N (V1/V2 instead of V1-t/V2-t)
     noise_std: float = 0.3  # nu: perturbation scale
@@ -57,6 +104,7 @@ class ARSConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
+        check_randomize(self)
         if self.top_b is not None and (
             isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
         ):
@@ -83,6 +131,8 @@ class ReinforceConfig:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per training episode (evaluations: nominal)
+    randomize: tuple[str, ...] = ()
     episodes_per_update: int = 16  # episodes played in parallel for one gradient step
     learning_rate: float = 1e-2  # Adam step size
     gamma: float = 0.99  # discount of the reward-to-go
@@ -94,6 +144,7 @@ class ReinforceConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
+        check_randomize(self)
         check_positive_finite(self, ("learning_rate",))
         if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 1:
             raise ValueError(f"ReinforceConfig.gamma must be in (0, 1], got {self.gamma!r}")
@@ -120,6 +171,8 @@ class SB3Config:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per training episode (evaluations: nominal)
+    randomize: tuple[str, ...] = ()
     # JSON object of SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py)
     hyperparams: str = ""
     # Filled in from the table and ``hyperparams`` for this env: what the run will pass to SB3 (kept in config.json).
@@ -129,6 +182,7 @@ class SB3Config:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
         check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
+        check_randomize(self)
         from baselines.sb3 import resolve_hyperparams  # SB3's signatures check the keys: import it only now
 
         object.__setattr__(self, "sb3_hyperparams", resolve_hyperparams(self.ALGO, self.env_id, self.hyperparams))
