@@ -4,8 +4,9 @@ A grid has one or two axes, each written ``NAME=LOW:HIGH:N`` on the command line
 physical parameter NAME from LOW to HIGH inclusive (``numpy.linspace``, inner values rounded to 12 significant
 digits); the other parameters keep the env's nominal values. Every grid point plays the same ``episodes``
 deterministic episodes: one vector env of that many sub-envs, reset with the same seed, so the start states are
-equal at every point (common random numbers: the differences between points come from the physics alone). By
-default the seed is the run's held-out test seed, so the nominal point reproduces the run's test.
+equal at every point (common random numbers: the differences between points come from the physics alone). The
+points' envs are stepped side by side, one policy call for all of them. By default the seed is the run's held-out
+test seed, so the nominal point reproduces the run's test.
 
 ``grid_rows`` returns one row per grid point; ``format_grid_csv`` writes them with every float in full precision
 (``repr``), so that a row's values, passed back to ``baselines.evaluation.evaluate``, give its numbers again.
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.evaluation import Policy, evaluate
+from baselines.evaluation import Policy, predict_finite
 from continuous_cartpole.physics import CartPoleParams
 
 # The physical constants a grid may vary (the others are episode rules: thresholds, the failure reward).
@@ -31,6 +32,7 @@ VARIABLE_PARAMETERS = ("gravity", "masscart", "masspole", "length", "force_mag",
 MAX_AXES = 2  # a curve or a heatmap
 MAX_AXIS_POINTS = 64
 MAX_EPISODES = 100_000  # sub-envs of one grid point's vector env: about 100 bytes each
+MAX_BATCH = 65_536  # observations per policy call: grid points are played side by side up to this many sub-envs
 STAT_COLUMNS = ("episodes", "seed", "return_mean", "return_std", "return_min", "return_max")
 
 
@@ -115,11 +117,52 @@ def grid_rows(
     episodes from the same start states (``seed``). ``physics`` holds further env keywords kept at every point."""
     if not 1 <= episodes <= MAX_EPISODES:
         raise GridError(f"episodes must be an integer in [1, {MAX_EPISODES}], got {episodes}")
-    rows = []
-    for point in grid_points(axes):
-        returns = evaluate(policy, env_id, episodes=episodes, seed=seed, env_kwargs={**(physics or {}), **point})
-        rows.append({**point, **return_statistics(returns), "episodes": episodes, "seed": seed})
-    return rows
+    points = grid_points(axes)
+    all_returns = evaluate_points(policy, env_id, [{**(physics or {}), **point} for point in points], episodes, seed)
+    return [
+        {**point, **return_statistics(returns), "episodes": episodes, "seed": seed}
+        for point, returns in zip(points, all_returns, strict=True)
+    ]
+
+
+def evaluate_points(
+    policy: Policy, env_id: str, env_kwargs: Sequence[dict[str, Any]], episodes: int, seed: int
+) -> list[np.ndarray]:
+    """``evaluate(policy, env_id, episodes, seed, env_kwargs=kwargs)`` for each of ``env_kwargs``, played side by
+    side: one vector env per entry, all stepped together with one policy call per step for up to ``MAX_BATCH``
+    observations. The episodes, and so the returns, are those of separate ``evaluate`` calls."""
+    per_call = max(1, MAX_BATCH // episodes)
+    returns: list[np.ndarray] = []
+    for start in range(0, len(env_kwargs), per_call):
+        returns += _lockstep(policy, env_id, env_kwargs[start : start + per_call], episodes, seed)
+    return returns
+
+
+def _lockstep(
+    policy: Policy, env_id: str, env_kwargs: Sequence[dict[str, Any]], episodes: int, seed: int
+) -> list[np.ndarray]:
+    import gymnasium as gym
+
+    envs: list[Any] = []
+    try:
+        for kwargs in env_kwargs:
+            envs.append(gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point", **kwargs))
+        observations = [env.reset(seed=seed)[0] for env in envs]
+        returns = np.zeros((len(envs), episodes), dtype=np.float64)
+        running = np.ones((len(envs), episodes), dtype=bool)
+        active = list(range(len(envs)))  # the envs with an episode still running
+        while active:
+            actions = predict_finite(policy, np.concatenate([observations[i] for i in active]))
+            actions = actions.reshape((len(active), *envs[0].action_space.shape))
+            for i, action in zip(active, actions, strict=True):
+                observations[i], rewards, terminated, truncated, _ = envs[i].step(action)
+                returns[i] += np.where(running[i], rewards, 0.0)
+                running[i] &= ~(terminated | truncated)
+            active = [i for i in active if running[i].any()]
+        return list(returns)
+    finally:
+        for env in envs:
+            env.close()
 
 
 def return_statistics(returns: np.ndarray) -> dict[str, float]:
