@@ -1,5 +1,6 @@
 """``train --randomize``: the training envs draw their physics per episode (torch env for ARS and REINFORCE, SB3's
-envs for SB3), the run's config records it, evaluations stay nominal, and ``evaluate --randomize`` asks for it."""
+envs for SB3), so do the run's curve evaluations and confirmations, the held-out test and ``evaluate`` stay nominal
+unless ``evaluate --randomize`` asks, and the run's config records it."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_torch_env_algorithms_train_on_physics_drawn_per_sub_env(
         assert ((low <= values) & (values <= high)).all()
 
 
-def test_sb3_trains_on_randomized_envs_and_evaluates_on_the_nominal_physics(
+def test_sb3_trains_and_evaluates_on_randomized_envs_and_tests_on_the_nominal_physics(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = captured_envs(monkeypatch, sb3, "make_vec_env")
@@ -72,7 +73,9 @@ def test_sb3_trains_on_randomized_envs_and_evaluates_on_the_nominal_physics(
     assert kwargs["env_kwargs"] == {"randomize": {"force_mag": (5.0, 15.0)}}
     forces = [params.force_mag for params in envs.get_attr("params")]
     assert all(5.0 <= force <= 15.0 for force in forces) and forces != [10.0] * len(forces)
-    assert evaluated and all(env_kwargs is None for env_kwargs in evaluated)
+    # curve evaluations (and confirmations) on the training physics, the held-out test (the last) on the nominal
+    assert len(evaluated) >= 2 and evaluated[-1] is None
+    assert all(env_kwargs == {"randomize": {"force_mag": (5.0, 15.0)}} for env_kwargs in evaluated[:-1])
     assert json.loads((out / "config.json").read_text())["config"]["randomize"] == ["force_mag=5:15"]
 
 
