@@ -94,7 +94,10 @@ def nominal_params(env_id: str) -> CartPoleParams:
     """The physics ``gym.make(env_id)`` uses; ``GridError`` for an env without cart-pole parameters."""
     import gymnasium as gym
 
-    env = gym.make(env_id)
+    try:
+        env = gym.make(env_id)
+    except gym.error.Error as error:  # an id whose package is not imported here
+        raise GridError(f"env {env_id} cannot be made here: {error}") from error
     try:
         params = getattr(env.unwrapped, "params", None)
     finally:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 ANNOTATED_CELLS = 100  # heatmaps with at most this many cells print each cell's mean
+HEATMAP_COLUMNS = 3  # runs' heatmaps per row of the figure
 
 
 def plot_runs(
@@ -50,25 +51,30 @@ def plot_runs(
         ax.legend(loc="best", fontsize="small")
     else:
         top = max([float(row["return_mean"]) for run_rows in rows for row in run_rows] + [threshold or 0.0, 1.0])
+        columns = min(len(labels), HEATMAP_COLUMNS)
+        lines = -(-len(labels) // columns)
         figure, panels = plt.subplots(
-            1, len(labels), figsize=(5.5 * len(labels) + 1.0, 4.8), squeeze=False, constrained_layout=True
+            lines, columns, figsize=(5.5 * columns + 1.0, 4.4 * lines + 0.4), squeeze=False, constrained_layout=True
         )
+        for ax in panels.flat[len(labels) :]:
+            ax.set_visible(False)
         image = None
-        for ax, label, run_rows in zip(panels[0], labels, rows, strict=True):
+        for ax, label, run_rows in zip(panels.flat, labels, rows, strict=False):
             image = _draw_heatmap(ax, axes, run_rows, top)
             ax.plot(
                 nominal[axes[0].name],
                 nominal[axes[1].name],
-                marker="*",
-                markersize=16,
-                color="white",
-                markeredgecolor="black",
+                marker="o",
+                markersize=18,
+                markerfacecolor="none",
+                markeredgecolor="red",
+                markeredgewidth=2,
                 linestyle="none",
                 label="nominal physics",
             )
             ax.set_title(label, fontsize="medium")
             ax.legend(loc="upper right", fontsize="small")
-        figure.colorbar(image, ax=panels[0].tolist(), label="mean return")
+        figure.colorbar(image, ax=panels.ravel().tolist(), label="mean return")
     episodes = rows[0][0]["episodes"] if rows and rows[0] else 0
     figure.suptitle(f"Return under perturbed physics: mean of {episodes} deterministic episodes per grid point")
     save_figure(figure, out)
