@@ -70,13 +70,12 @@ def plot_runs(
                 markeredgecolor="red",
                 markeredgewidth=2,
                 linestyle="none",
-                label="nominal physics",
             )
             ax.set_title(label, fontsize="medium")
-            ax.legend(loc="upper right", fontsize="small")
         figure.colorbar(image, ax=panels.ravel().tolist(), label="mean return")
     episodes = rows[0][0]["episodes"] if rows and rows[0] else 0
-    figure.suptitle(f"Return under perturbed physics: mean of {episodes} deterministic episodes per grid point")
+    title = f"Return under perturbed physics: mean of {episodes} deterministic episodes per grid point"
+    figure.suptitle(title if len(axes) == 1 else f"{title}; red ring: the nominal physics")
     save_figure(figure, out)
 
 

@@ -59,7 +59,7 @@ class Robustness:
         if self.out.exists() and not self.out.is_dir():
             raise CliError(f"output path {self.out} exists and is not a directory")
         labels = run_labels(self.run_dirs)
-        from baselines.devices import resolve_device
+        from baselines.devices import resolve_device  # torch: only once the arguments are known to be good
 
         resolve_device("cpu")  # the policies run on the CPU, on one torch thread (see baselines.devices)
         runs = [load_run(run_dir, self.gym_package, self.checkpoint) for run_dir in self.run_dirs]
