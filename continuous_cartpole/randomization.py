@@ -5,6 +5,16 @@ torch env. Each entry is ``(low, high)`` or ``(low, high, distribution)``, with 
 "log-uniform". Without one, the scale parameters in ``LOG_UNIFORM`` (masses, pole length, force magnitude, time
 step) are drawn log-uniformly, so that a range such as 0.25-1.0 m gives 0.25-0.5 and 0.5-1.0 the same share of
 episodes (robustness is judged over factors of the nominal value); every other parameter is drawn uniformly.
+
+>>> import gymnasium as gym
+>>> import continuous_cartpole
+>>> envs = gym.make_vec("ContinuousCartPole-v0", num_envs=4, randomize={"length": (0.25, 1.0)})
+>>> _ = envs.reset(seed=0)
+>>> lengths = envs.params.length  # the values in force, one per sub-env
+>>> lengths.shape, bool(((0.25 <= lengths) & (lengths <= 1.0)).all())
+((4,), True)
+>>> envs.randomize.as_dict()
+{'length': (0.25, 1.0, 'log-uniform')}
 """
 
 from __future__ import annotations
@@ -160,11 +170,17 @@ _DERIVED: dict[str, tuple[Any, str, str]] = {
 }
 
 
+POOL_SIZE = 16384  # parameter sets a NumPy vector env draws at a time
+
+
 class DrawnValues:
     """The per-sub-env parameters of a NumPy vector env that randomizes, kept where the step reads them: the drawn
-    values and the derived constants that follow from them are rows of one matrix of the state dtype, which each
-    draw updates in place. A draw writes a few cache lines per restarted sub-env and nothing more: the values in
-    force are read back from the matrix (rounded to the state dtype, as the step uses them).
+    values and the derived constants that follow from them are rows of one matrix of the state dtype.
+
+    Parameter sets are drawn ``POOL_SIZE`` at a time from the env's generator (values rounded to the state dtype,
+    derived constants computed from them in float64, as ``ArrayConstants.of`` computes them) and handed out in the
+    order the sub-envs reset: a reset then costs one copy into the matrix, not a dozen small NumPy calls. A full
+    reset discards the sets left, so ``reset(seed=...)`` fixes every later draw.
     """
 
     def __init__(self, params: CartPoleParams, randomization: Randomization, num_envs: int, dtype: Any) -> None:
@@ -174,17 +190,22 @@ class DrawnValues:
         values = np.array([np.broadcast_to(getattr(params, name), (num_envs,)) for name in names], dtype=dtype)
         in_force = replace(params, **{name: row.astype(np.float64) for name, row in zip(names, values, strict=True)})
         constants = ArrayConstants.of(in_force, dtype)
-        derived = [name for name, (_, *parts) in _DERIVED.items() if set(parts) & set(names)]
-        # The drawn values first, in the draw's row order (masscart too, which the step reads only through
-        # total_mass), then the derived constants.
-        self._varying = [*names, *derived]
-        self._matrix = np.array([*values, *(getattr(constants, name) for name in derived)], dtype=dtype)
+        derived = {
+            name: (_DERIVED[name][0], *(_operand(part, names, params) for part in _DERIVED[name][1:]))
+            for name, (_, *parts) in _DERIVED.items()
+            if set(parts) & set(names)
+        }
+        # Rows: the drawn values (masscart too, which the step reads only through total_mass), then the derived
+        # constants of drawn values and numbers (drawn with them), then those of a per-sub-env array (at each reset).
+        pooled = [name for name, (_, *operands) in derived.items() if all(np.ndim(o) == 0 for o in operands)]
+        per_reset = [name for name in derived if name not in pooled]
+        self._varying = [*names, *pooled, *per_reset]
+        self._matrix = np.array([*values, *(getattr(constants, name) for name in [*pooled, *per_reset])], dtype=dtype)
         self.constants = self._viewing_the_matrix(constants)
-        # each derived row: its ufunc and operands, a drawn row's index or the params' value (a number or an array)
-        self._derived = [
-            (len(names) + i, _DERIVED[name][0], *(_operand(part, names, params) for part in _DERIVED[name][1:]))
-            for i, name in enumerate(derived)
-        ]
+        self._pooled = [(len(names) + i, *derived[name]) for i, name in enumerate(pooled)]
+        self._per_reset = [(len(names) + len(pooled) + i, *derived[name]) for i, name in enumerate(per_reset)]
+        self._pool = np.empty((len(names) + len(pooled), 0), dtype=dtype)
+        self._taken = 0
 
     def _viewing_the_matrix(self, constants: ArrayConstants) -> ArrayConstants:
         rows = zip(self._varying, self._matrix, strict=True)
@@ -199,15 +220,29 @@ class DrawnValues:
         rows = zip(self.randomization.names, self._matrix, strict=False)
         return replace(params, **{name: row.astype(np.float64) for name, row in rows})
 
+    def discard(self) -> None:
+        """Forget the sets drawn ahead: the next draw starts from the generator's present state."""
+        self._taken = self._pool.shape[1]
+
     def draw(self, rng: np.random.Generator, indices: np.ndarray) -> None:
-        """New values for the sub-envs ``indices`` (ints), rounded to the state dtype; the derived constants
-        computed from them in float64, then rounded, as ``ArrayConstants.of`` computes them."""
-        drawn = self.randomization.draw(rng, indices.size).astype(self._dtype, copy=False)
-        matrix = self._matrix
-        matrix[: len(drawn), indices] = drawn
-        for row, operation, *operands in self._derived:
-            first, second = (drawn[o] if type(o) is int else o if np.ndim(o) == 0 else o[indices] for o in operands)
-            matrix[row, indices] = operation(first, second, dtype=np.float64)
+        """The next parameter sets for the sub-envs ``indices`` (ints), in their order."""
+        count = indices.size
+        if self._taken + count > self._pool.shape[1]:
+            self._pool, self._taken = self._fresh_sets(rng, max(POOL_SIZE, count)), 0
+        sets = self._pool[:, self._taken : self._taken + count]
+        self._taken += count
+        self._matrix[: len(sets), indices] = sets
+        for row, operation, *operands in self._per_reset:
+            first, second = (sets[o] if type(o) is int else o if np.ndim(o) == 0 else o[indices] for o in operands)
+            self._matrix[row, indices] = operation(first, second, dtype=np.float64)
+
+    def _fresh_sets(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        sets = np.empty((len(self._pool), count), dtype=self._dtype)
+        drawn = sets[: len(self.randomization.ranges)]
+        drawn[...] = self.randomization.draw(rng, count)  # rounded to the state dtype
+        for row, operation, first, second in self._pooled:
+            sets[row] = operation(*(drawn[o] if type(o) is int else o for o in (first, second)), dtype=np.float64)
+        return sets
 
 
 def _operand(name: str, drawn: tuple[str, ...], params: CartPoleParams) -> int | float | np.ndarray:

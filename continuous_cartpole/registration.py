@@ -29,18 +29,19 @@ class EnvEntry:
 
 SWINGUP_TAU = 0.01  # dm_control's time step: 1000 steps are its 10 s episode
 SWINGUP_STEPS = 1000
-# reward_threshold of the swing-up ids: a fraction of the reference controller's mean over 100 held-out episodes
-# (benchmarks/swingup_controller.py); see the README's "Swing-up" section for how the fraction was chosen.
-SWINGUP_THRESHOLD = 800.0
-SWINGUP_SPARSE_THRESHOLD = 650.0
+# reward_threshold of each swing-up id: 0.9 x the mean return of the reference controller (energy pumping, then LQR;
+# benchmarks/swingup_controller.py) over 100 held-out episodes on that id: 866.2, 828.8, 763.5 and 764.4. The README's
+# "Swing-up" section says why 0.9: a policy that swings up within ~3 s and holds clears it, one that never holds
+# cannot.
+SWINGUP_THRESHOLD_FRACTION = 0.9
 
 ENTRIES: dict[str, EnvEntry] = {
     "ContinuousCartPole-v0": EnvEntry(continuous=True),
     "DiscreteCartPole-v0": EnvEntry(continuous=False),
-    "ContinuousCartPoleSwingUp-v0": EnvEntry(True, "swingup", SWINGUP_STEPS, SWINGUP_THRESHOLD),
-    "DiscreteCartPoleSwingUp-v0": EnvEntry(False, "swingup", SWINGUP_STEPS, SWINGUP_THRESHOLD),
-    "ContinuousCartPoleSwingUpSparse-v0": EnvEntry(True, "swingup_sparse", SWINGUP_STEPS, SWINGUP_SPARSE_THRESHOLD),
-    "DiscreteCartPoleSwingUpSparse-v0": EnvEntry(False, "swingup_sparse", SWINGUP_STEPS, SWINGUP_SPARSE_THRESHOLD),
+    "ContinuousCartPoleSwingUp-v0": EnvEntry(True, "swingup", SWINGUP_STEPS, 780.0),
+    "DiscreteCartPoleSwingUp-v0": EnvEntry(False, "swingup", SWINGUP_STEPS, 746.0),
+    "ContinuousCartPoleSwingUpSparse-v0": EnvEntry(True, "swingup_sparse", SWINGUP_STEPS, 687.0),
+    "DiscreteCartPoleSwingUpSparse-v0": EnvEntry(False, "swingup_sparse", SWINGUP_STEPS, 688.0),
 }
 ENV_IDS = {env_id: entry.continuous for env_id, entry in ENTRIES.items()}  # every registered id -> continuous
 BALANCE_IDS = {env_id: entry.continuous for env_id, entry in ENTRIES.items() if entry.task == "balance"}

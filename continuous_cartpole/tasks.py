@@ -143,12 +143,12 @@ def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, fl
     x, _, theta, theta_dot = state
     if not math.isfinite(x + theta + theta_dot + state[1]):
         return "state became NaN or infinite"
+    if not task.swingup and abs(theta) > params.theta_threshold_radians:
+        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     if abs(x) > params.x_threshold:
         return f"cart left the track (|x| > {params.x_threshold:g})"
     if task.swingup and abs(theta_dot) > spin_limit(params):
         return f"pole spun faster than {spin_limit(params):.0f} rad/s"
-    if not task.swingup and abs(theta) > params.theta_threshold_radians:
-        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     return "terminated"
 
 
@@ -163,8 +163,21 @@ def swingup_reward(task: Task, rows: tuple[T, ...], force_fraction: T | float, x
     x, _, cos, _, theta_dot = rows
     if task.sparse:
         return ((abs(x) <= SPARSE_CART_RANGE) & (cos >= SPARSE_COS_MIN)) * 1.0
-    upright = (cos + 1.0) * 0.5
-    centered = (1.0 + xp.exp((_LN_TENTH / (_CART_MARGIN * _CART_MARGIN)) * (x * x))) * 0.5
-    small_control = (5.0 - force_fraction * force_fraction) * 0.2
-    small_velocity = (1.0 + xp.exp((_LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)) * (theta_dot * theta_dot))) * 0.5
-    return upright * centered * small_control * small_velocity
+    # The product of the four terms with their constant factors 1/2 x 1/2 x 1/5 x 1/2 taken out, in place where the
+    # arrays allow (augmented assignments make new values from Python floats): a third fewer passes over a batch.
+    centered = x * x
+    centered *= _LN_TENTH / (_CART_MARGIN * _CART_MARGIN)
+    centered = xp.exp(centered)
+    centered += 1.0  # 2 x centered
+    small_velocity = theta_dot * theta_dot
+    small_velocity *= _LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)
+    small_velocity = xp.exp(small_velocity)
+    small_velocity += 1.0  # 2 x small_velocity
+    small_control = force_fraction * force_fraction
+    small_control -= 5.0  # -5 x small_control
+    reward = cos + 1.0  # 2 x upright
+    reward *= centered
+    reward *= small_velocity
+    reward *= small_control
+    reward *= -1.0 / 40.0
+    return reward

@@ -35,36 +35,41 @@ class CartPoleVectorEnv(VectorEnv):
     """
     ## Description
 
-    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy. It is the
-    ``vector_entry_point`` of both registered ids, so ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)``
-    returns it. The dynamics are the same code as the single env's, and with ``num_envs=1``, the same seed and
-    ``dtype=np.float64`` it reproduces the single env bit for bit.
+    ``num_envs`` independent cart-poles (see ``CartPoleEnv``) stepped together with NumPy, on the balance task or
+    the swing-up (``task=``). It is the ``vector_entry_point`` of every registered id, so
+    ``gym.make_vec("ContinuousCartPole-v0", num_envs=N)`` returns it. The dynamics are the same code as the single
+    env's, and with ``num_envs=1``, the same seed and ``dtype=np.float64`` it reproduces the single env bit for bit
+    (rewards rounded to float32).
 
     ## Action Space
 
     ``continuous=True``: ``Box(-1, 1, (num_envs, 1), float32)``, clipped; ``continuous=False``:
-    ``MultiDiscrete([2] * num_envs)``. A batch with NaN or infinite values, a wrong shape or a discrete value
-    outside {0, 1} raises ``ValueError`` and leaves every sub-env unchanged.
+    ``MultiDiscrete([2] * num_envs)`` (balance) or ``MultiDiscrete([3] * num_envs)`` (swing-up: left, none,
+    right). A batch with NaN or infinite values, a wrong shape or a discrete value outside the space raises
+    ``ValueError`` and leaves every sub-env unchanged.
 
     ## Observation Space
 
-    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot, with the single env's finite bounds.
+    ``Box`` of shape (num_envs, 4), float32: x, x_dot, theta, theta_dot (balance); (num_envs, 5): x, x_dot,
+    cos theta, sin theta, theta_dot (swing-up); with the single env's finite bounds.
 
     ## Rewards
 
-    Per sub-env: 1.0 while the pole stays up, ``failure_reward`` on the failing step, 0.0 on the reset step that
-    follows the end of an episode (``NEXT_STEP``) and on steps past a failure (``DISABLED``, as in the single env).
+    Per sub-env, float32: the task's reward (balance 1.0 while the pole stays up; swing-up dm_control's, see
+    ``CartPoleEnv``), ``failure_reward`` on the failing step, 0.0 on the reset step that follows the end of an
+    episode (``NEXT_STEP``) and on failing steps past a failure (``DISABLED``, as in the single env).
 
     ## Starting State
 
-    Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
-    env's seeded ``np_random``.
+    Balance: every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``);
+    swing-up: hanging down, as the single env. Drawn from the env's seeded ``np_random``: sub-env i of a fresh reset
+    gets the random numbers a single env would draw.
 
     ## Episode End
 
     Termination as in the single env (a NaN or infinite state terminates too, with a warning); truncation after
-    ``max_episode_steps`` (500). ``autoreset_mode`` chooses what follows the end of an episode, as Gymnasium's
-    ``SyncVectorEnv`` does it:
+    ``max_episode_steps`` (the spec's: 500 balance, 1000 swing-up). ``autoreset_mode`` chooses what follows the end
+    of an episode, as Gymnasium's ``SyncVectorEnv`` does it:
 
     - ``AutoresetMode.NEXT_STEP`` (default): the next step returns the reset observation, reward 0.0 and both flags
       False, and ignores that sub-env's action.
@@ -72,16 +77,28 @@ class CartPoleVectorEnv(VectorEnv):
       observation is in ``info["final_obs"]`` (an object array, ``None`` for the other sub-envs) with the mask
       ``info["_final_obs"]``, and ``info["final_info"]`` / ``info["_final_info"]`` beside them.
     - ``AutoresetMode.DISABLED``: nothing restarts by itself; ``reset(options={"reset_mask": mask})`` restarts the
-      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are.
+      sub-envs where the bool mask of shape (num_envs,) is True and leaves the others as they are. Stepping a
+      sub-env whose episode ended without that reset warns once, as Gymnasium's single env does.
 
     ## Arguments
 
-    ``num_envs``, ``continuous`` (a bool), ``max_episode_steps=500``, ``render_mode`` (``None`` or
+    ``num_envs``, ``continuous`` (a bool), ``task`` (``"balance"``, ``"swingup"``, ``"swingup_sparse"``; fixed for
+    the env's lifetime), ``max_episode_steps=500``, ``render_mode`` (``None`` or
     ``"rgb_array"``: one frame per sub-env), ``dtype`` of the simulated state: ``np.float32`` (default, 2-3x the
     throughput of float64, within float32 rounding of the single env) or ``np.float64`` (bit for bit the single
     env's results), ``autoreset_mode`` (an ``AutoresetMode`` or its string value, such as ``"SameStep"``) and the
     physics keyword arguments of ``CartPoleParams``. ``call``, ``get_attr`` and ``set_attr`` work as in
-    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared.
+    ``SyncVectorEnv``: ``call("render")`` gives each sub-env's frame; every other attribute is shared. ``set_attr``
+    and assignments validate as the constructor does; ``num_envs`` and ``dtype`` are fixed (``num_envs`` at most
+    ``2**26``, checked before anything is allocated).
+
+    Physics as data: each physics keyword takes a number or an array of shape ``(num_envs,)``, and sub-env i steps
+    with element i (with ``dtype=np.float64``, bit for bit a single env made with those values); the observation
+    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (balance tasks) draws those
+    parameters anew at every reset of a sub-env from the env's seeded ``np_random`` (see
+    ``continuous_cartpole.randomization``). ``params`` holds the values in force (arrays where the sub-envs
+    differ), ``get_attr("params")`` one ``CartPoleParams`` per sub-env, and ``set_attr("params", ...)`` takes one
+    (numbers or arrays) or a list of ``num_envs``.
 
     >>> import gymnasium as gym
     >>> import numpy as np
@@ -95,10 +112,18 @@ class CartPoleVectorEnv(VectorEnv):
     array([1., 1., 1.], dtype=float32)
     >>> gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode="SameStep").autoreset_mode
     <AutoresetMode.SAME_STEP: 'SameStep'>
+    >>> envs = gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=3)
+    >>> obs, info = envs.reset(seed=0)
+    >>> obs.shape, envs.single_action_space, bool((obs[:, 2] < -0.99).all())  # hanging down
+    ((3, 5), Discrete(3), True)
+    >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
+    >>> bool((reward < 0.01).all()), reward.dtype
+    (True, dtype('float32'))
 
     ## Version History
 
-    - v0: initial release; float32 state by default, every Gymnasium autoreset mode.
+    - v0: initial release; float32 state by default, every Gymnasium autoreset mode; the swing-up tasks;
+      per-sub-env parameters and domain randomization.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": RENDER_FPS, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -128,13 +153,17 @@ class CartPoleVectorEnv(VectorEnv):
         self._randomization = randomization_for(self._task, randomize, physics)
         self.params = params  # also sets the observation spaces
         self.continuous = continuous  # also sets the action spaces
+        if self.task.swingup:  # real time, as the single env (the median time step when the sub-envs differ)
+            self.metadata["render_fps"] = max(1, round(1 / float(np.median(self.params.tau))))
 
-        self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
+        self.state = None  # (4, num_envs): one contiguous row per state variable (see the property)
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
         self._fraction = np.zeros(self.num_envs, dtype=self.dtype)  # last continuous action, clipped
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        # NEXT_STEP: these sub-envs restart on the next step; DISABLED: their episode ended, until they are reset
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._warned_stepped_after_end = False
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
@@ -198,6 +227,25 @@ class CartPoleVectorEnv(VectorEnv):
         self.close_extras()
 
     @property
+    def state(self) -> np.ndarray | None:
+        """The (4, num_envs) state of the state dtype, one contiguous row per variable (x, x_dot, theta,
+        theta_dot); None before the first reset. Assigning an array of that shape sets it (as a copy)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: Any) -> None:
+        if state is None:
+            self._state = self._rows = self._columns = None
+            return
+        state = np.array(state, dtype=self.dtype, order="C")  # a copy: the env steps it in place
+        if state.shape != (4, self.num_envs):
+            raise ValueError(f"state must have shape (4, num_envs) = (4, {self.num_envs}), got {state.shape}")
+        self._state = state
+        # Views made once: the step and the observations use them every time.
+        self._rows = tuple(state)
+        self._columns = [row[:, np.newaxis] for row in state]
+
+    @property
     def task(self) -> Task:
         """The task (balance or swing-up), fixed at construction: it decides the spaces."""
         return self._task
@@ -228,6 +276,7 @@ class CartPoleVectorEnv(VectorEnv):
         self._push_forces = np.array(levels, dtype=self.dtype)  # times force_mag...
         if constants.force_mag.ndim == 0:  # ...once for all when the sub-envs share it (else in _forces)
             self._push_forces *= constants.force_mag
+        self._no_failure_reward = constants.failure_reward.ndim == 0 and constants.failure_reward == 0.0
         self._bounding = randomization.bounding(params) if randomization else params
         self.single_observation_space = observation_space(self._bounding, self.task)  # bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -282,8 +331,11 @@ class CartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
+            if self._drawn is not None:
+                self._drawn.discard()  # so that a seed fixes every later draw
             self._draw_params(np.arange(self.num_envs))
             self._clock = 0
+            self._warned_stepped_after_end = False
             mask = slice(None)
         else:
             assert self.state is not None
@@ -300,11 +352,13 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
+            self._warn_if_stepping_ended_episodes()
         state = self.state
         # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
         swingup = self.task.swingup
-        obs = np.empty((self.num_envs, 5), dtype=np.float32) if swingup else None
-        reward = np.empty(self.num_envs, dtype=np.float32)
+        obs = np.empty((self.num_envs, self.task.observation_size), dtype=np.float32) if swingup else None
+        reward = np.empty(self.num_envs, dtype=np.float32) if swingup else None
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
                 terminated, finite = self._integrate(state, force, obs, reward)
@@ -318,9 +372,9 @@ class CartPoleVectorEnv(VectorEnv):
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
         failure_reward = self._constants.failure_reward
-        if swingup:
+        if reward is not None:  # the swing-up's
             np.copyto(reward, failure_reward, where=terminated, casting="same_kind")
-        elif failure_reward.ndim == 0 and failure_reward == 0.0:
+        elif self._no_failure_reward:
             reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
         else:  # the failing step's reward rounded to float32 (a no-op for a float32 state)
             reward = np.where(terminated, failure_reward, np.float32(1.0)).astype(np.float32, copy=False)
@@ -335,14 +389,26 @@ class CartPoleVectorEnv(VectorEnv):
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
+            self.prev_done |= terminated | truncated
         if obs is None:
             return self._observations(), reward, terminated, truncated, info
         if restarted is not None and restarted.size:
             obs[restarted] = self._observations(restarted)
         return obs, reward, terminated, truncated, info
 
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset, as a single env does."""
+        if self.prev_done.any():
+            self._warned_stepped_after_end = True
+            ended = np.flatnonzero(self.prev_done)
+            gym.logger.warn(
+                f"sub-envs {ended[:10].tolist()} are stepped after their episode ended; with AutoresetMode.DISABLED "
+                'reset them with reset(options={"reset_mask": mask}). Such steps go on from the final state; a '
+                "failing one pays 0.0. (Warned once.)"
+            )
+
     def _integrate(
-        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray
+        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray | None
     ) -> tuple[np.ndarray, bool]:
         """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
 
@@ -352,7 +418,7 @@ class CartPoleVectorEnv(VectorEnv):
         task = self.task
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             params = self._constants
-            rows = tuple(state)
+            rows = self._rows
             stepped = step_state(params, rows, force, np, out=rows)
             if obs is not None:
                 self._observe(stepped, slice(None), obs, reward)
@@ -420,12 +486,17 @@ class CartPoleVectorEnv(VectorEnv):
         if actions.shape != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {actions.shape}")
         if self.continuous:
-            column = actions[:, 0]
-            if not np.isfinite(column).all():
-                bad = np.flatnonzero(~np.isfinite(column))
-                raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
-            np.clip(column, -1.0, 1.0, out=self._fraction)  # the swing-up's reward reads it
-            return np.multiply(self._fraction, self._constants.force_mag, out=self.force)
+            column, fraction = actions[:, 0], self._fraction  # the swing-up's reward reads the fraction
+            # Two read-only passes find the usual batch, every action in [-1, 1]: copied, rounded to the state
+            # dtype, with no clipping and no finiteness test (NaN fails both comparisons).
+            if column.min() >= -1.0 and column.max() <= 1.0:
+                np.copyto(fraction, column, casting="same_kind")
+            else:
+                if not np.isfinite(column).all():
+                    bad = np.flatnonzero(~np.isfinite(column))
+                    raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
+                np.minimum(np.maximum(column, -1.0, out=fraction), 1.0, out=fraction)  # np.clip's wrapper costs more
+            return np.multiply(fraction, self._constants.force_mag, out=self.force)
         valid = "0, 1 or 2" if self.task.swingup else "0 or 1"
         if actions.dtype.kind not in "iu":
             raise TypeError(f"discrete actions must be integers ({valid}), got dtype {actions.dtype}")
@@ -452,10 +523,12 @@ class CartPoleVectorEnv(VectorEnv):
 
     def _observations(self, indices: np.ndarray | None = None) -> np.ndarray:
         """A fresh (num_envs, 4 or 5) float32 array, written straight from the (4, num_envs) state."""
-        assert self.state is not None
-        state = self.state if indices is None else self.state[:, indices]
+        assert self._state is not None and self._columns is not None
         # Joining (n, 1) columns takes under half the time of copying the transposed state in one assignment,
         # which NumPy walks four values at a time.
+        if indices is None and not self.task.swingup:  # the balance's observation is the state
+            return np.concatenate(self._columns, axis=1, dtype=np.float32, casting="same_kind")
+        state = self._state if indices is None else self._state[:, indices]
         columns = [row[:, np.newaxis] for row in observation_rows(self.task, tuple(state), np)]
         return np.concatenate(columns, axis=1, dtype=np.float32, casting="same_kind")
 
@@ -528,6 +601,7 @@ class CartPoleVectorEnv(VectorEnv):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.state = self._state  # a pickle copies views: make the rows and columns again
         if self._drawn is not None:
             self._constants = self._drawn.constants  # the draws update these (see DrawnValues.__setstate__)
 

@@ -105,3 +105,15 @@ def test_a_nan_action_without_validation_ends_the_episode_at_once_as_in_the_nump
     with pytest.warns(UserWarning, match="NaN or infinite"):
         _, reward_n, terminated_n, _, _ = numpy_env.step(np.zeros((3, 1), np.float32))
     assert terminated_n.tolist() == terminated.tolist() and reward_n.tolist() == reward.tolist()
+
+
+def test_assigning_the_state_copies_it_into_the_env_dtype_and_checks_its_shape():
+    envs = CartPoleVectorEnv(num_envs=3)
+    envs.reset(seed=0)
+    mine = np.zeros((4, 3))
+    envs.state = mine
+    assert envs.state.dtype == np.float32 and envs.state.flags.c_contiguous
+    obs, *_ = envs.step(np.ones((3, 1), np.float32))
+    assert not mine.any() and (obs[:, 1] > 0).all()  # stepped from the zero state, which stays the caller's
+    with pytest.raises(ValueError, match=r"state must have shape \(4, num_envs\) = \(4, 3\), got \(3, 4\)"):
+        envs.state = np.zeros((3, 4))

@@ -2,18 +2,20 @@
 
 import math
 import os
+import sys
 import warnings
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.vector import AutoresetMode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import continuous_cartpole
 from continuous_cartpole import CartPoleEnv, CartPoleParams
 from continuous_cartpole.physics import step_state
-from continuous_cartpole.tasks import Task, observation_high, spin_limit
+from continuous_cartpole.tasks import Task, end_reason, observation_high, spin_limit
 
 SWINGUP_IDS = list(continuous_cartpole.SWINGUP_IDS)
 
@@ -167,6 +169,15 @@ def test_spinning_faster_than_half_a_turn_per_step_terminates():
     assert terminated and reward == 0.0 and obs[4] > limit and env.observation_space.contains(obs)
 
 
+def test_end_reasons_name_the_swingups_endings():
+    params = CartPoleParams(tau=0.01)
+    task = Task("swingup")
+    assert end_reason(task, params, (2.5, 0.0, 0.0, 0.0)) == "cart left the track (|x| > 2.4)"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, 320.0)) == "pole spun faster than 314 rad/s"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, math.nan)) == "state became NaN or infinite"
+    assert end_reason(Task(), CartPoleParams(), (0.0, 0.0, 0.4, 0.0)) == "pole fell past 20 degrees"
+
+
 def test_swingup_bounds_are_the_documented_ones_at_the_defaults():
     high = observation_high(Task("swingup"), CartPoleParams(tau=0.01))
     assert [round(v, 2) for v in high] == [7.69, 577.07, 1.0, 1.0, 387.07]
@@ -280,3 +291,103 @@ def test_stepping_past_the_end_warns_once_and_pays_nothing(env_id):
         warnings.simplefilter("always")
         rewards = [env.step(push)[1] for _ in range(3)]
     assert rewards == [0.0, 0.0, 0.0] and len(caught) == 1 and "after the episode terminated" in str(caught[0].message)
+
+
+def _mixed_actions(rng: np.random.Generator, continuous: bool, num_envs: int) -> np.ndarray:
+    """Even sub-envs push right (they leave the track: terminations), odd ones act at random (truncations)."""
+    push = np.where(np.arange(num_envs) % 2 == 0, 1.0, rng.uniform(-1.5, 1.5, num_envs))
+    if continuous:
+        return push.astype(np.float32)[:, None]
+    return np.rint(np.clip(push, -1, 1)).astype(np.int64) + 1
+
+
+# every id in every mode eagerly, and the fused step once (compiling takes tens of seconds on the CPU)
+TORCH_CASES = [(env_id, mode, False) for env_id in SWINGUP_IDS for mode in AutoresetMode]
+TORCH_CASES.append(("ContinuousCartPoleSwingUp-v0", AutoresetMode.SAME_STEP, True))
+
+
+@pytest.mark.parametrize(("env_id", "mode", "compiled"), TORCH_CASES)
+def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mode, compiled):
+    """float64 torch (eager and fused) against float64 NumPy: the same observations, rewards, flags and final
+    observations, through terminations, truncations and autoresets (restarted sub-envs get the torch env's start)."""
+    torch = pytest.importorskip("torch")
+    torch_vector = pytest.importorskip("continuous_cartpole.torch_vector")
+    num_envs, limit = 8, 120
+    ours = torch_vector.make_torch_vector_env(
+        env_id, num_envs, dtype=torch.float64, autoreset_mode=mode, max_episode_steps=limit, compile=compiled
+    )
+    reference = gym.make_vec(env_id, num_envs=num_envs, dtype=np.float64, autoreset_mode=mode, max_episode_steps=limit)
+    start, _ = ours.reset(seed=0)
+    reference.reset(seed=0)
+    assert start.shape == (num_envs, 5) and bool((start[:, 2] < -0.99).all())
+    reference.state = ours.state.numpy().copy()
+    rng = np.random.default_rng(0)
+    ends = {"terminated": 0, "truncated": 0}
+    for _ in range(300):
+        actions = _mixed_actions(rng, ours.continuous, num_envs)
+        restarting = reference.prev_done.copy() if mode is AutoresetMode.NEXT_STEP else np.zeros(num_envs, bool)
+        obs_t, reward_t, terminated_t, truncated_t, info_t = ours.step(torch.as_tensor(actions))
+        obs_n, reward_n, terminated_n, truncated_n, info_n = reference.step(actions)
+        np.testing.assert_array_equal(terminated_t.numpy(), terminated_n)
+        np.testing.assert_array_equal(truncated_t.numpy(), truncated_n)
+        np.testing.assert_allclose(reward_t.numpy(), reward_n, rtol=1e-6, atol=1e-7)
+        done = terminated_n | truncated_n
+        fresh = restarting | (done if mode is AutoresetMode.SAME_STEP else False)
+        np.testing.assert_allclose(obs_t.numpy()[~fresh], obs_n[~fresh], rtol=1e-6, atol=1e-7)
+        assert bool((obs_t[torch.as_tensor(fresh)][:, 2] < -0.99).all())  # restarts hang down
+        if mode is AutoresetMode.SAME_STEP and done.any():
+            final_n = np.stack(list(info_n["final_obs"][done]))
+            np.testing.assert_allclose(info_t["final_obs"].numpy()[done], final_n, rtol=1e-6, atol=1e-7)
+        if mode is AutoresetMode.DISABLED and done.any():
+            ours.reset(options={"reset_mask": torch.as_tensor(done)})
+            reference.reset(options={"reset_mask": done})
+            fresh = done
+        reference.state[:, fresh] = ours.state.numpy()[:, fresh]
+        ends["terminated"] += int(terminated_n.sum())
+        ends["truncated"] += int((truncated_n & ~terminated_n).sum())
+    assert ends["terminated"] > num_envs and ends["truncated"] > 2
+
+
+def load_reference_controller():
+    """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "swingup_controller.py"
+    spec = importlib.util.spec_from_file_location("swingup_controller", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name]
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_the_reference_controller_clears_each_threshold_and_without_its_catch_it_cannot(env_id):
+    reference = load_reference_controller()
+    threshold = gym.spec(env_id).reward_threshold
+    returns = reference.episode_returns(env_id, episodes=8, seed=2000)
+    assert returns.mean() > threshold and returns.mean() * 0.9 == pytest.approx(threshold, rel=0.02)
+    swinging = reference.episode_returns(env_id, episodes=8, seed=2000, gains=reference.Gains(catch_cos=2.0))
+    assert swinging.max() < 0.7 * threshold  # pumps the pole to the top and lets it swing through: never holds
+
+
+def test_the_swingup_vector_env_answers_call_get_attr_and_set_attr():
+    envs = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2, render_mode="rgb_array")
+    envs.reset(seed=0)
+    frames = envs.call("render")
+    assert len(frames) == 2 and frames[0].shape == (400, 600, 3)
+    assert envs.get_attr("task") == (Task("swingup"), Task("swingup"))
+    longer = CartPoleParams(tau=0.01, length=0.7)
+    envs.set_attr("params", longer)
+    assert envs.params is longer
+    assert envs.single_observation_space.high.tolist() == pytest.approx(observation_high(Task("swingup"), longer))
+    obs = envs.step(np.zeros((2, 1), np.float32))[0]
+    assert obs.shape == (2, 5) and envs.observation_space.contains(obs)
+    with pytest.raises(AttributeError):
+        envs.set_attr("task", Task())  # the task decides the spaces: fixed at construction
+
+
+def test_the_swingup_renders_in_real_time():
+    assert gym.make("ContinuousCartPoleSwingUp-v0").metadata["render_fps"] == 100  # tau 0.01
+    assert gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=2).metadata["render_fps"] == 100
+    assert gym.make("ContinuousCartPole-v0").metadata["render_fps"] == CartPoleEnv.metadata["render_fps"] == 50

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from continuous_cartpole import CartPoleVectorEnv
-from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv
+from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
 AutoresetMode = gym.vector.AutoresetMode
 RANDOMIZE = {"length": (0.25, 1.0), "masspole": (0.05, 0.5), "force_mag": (5.0, 15.0), "failure_reward": (-1.0, 0.0)}
@@ -140,3 +140,20 @@ def test_bad_parameter_arrays_and_randomize_arguments_are_refused():
         TorchCartPoleVectorEnv(2, randomize={"mass": (1, 2)})
     with pytest.raises(ValueError, match="length given both as a value and in randomize"):
         TorchCartPoleVectorEnv(2, length=0.5, randomize={"length": (0.3, 0.6)})
+
+
+def test_per_sub_env_parameters_match_the_numpy_env_on_the_swing_up():
+    values = {"length": np.linspace(0.3, 1.0, 16), "force_mag": np.linspace(5, 15, 16), "gravity": 9.0}
+    torch_env = make_torch_vector_env("ContinuousCartPoleSwingUp-v0", 16, dtype=torch.float64, **values)
+    numpy_env = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=16, dtype=np.float64, **values)
+    assert torch_env.params == numpy_env.params and torch_env.observation_space == numpy_env.observation_space
+    torch_env.reset(seed=0)
+    numpy_env.reset(seed=0)
+    numpy_env.state = torch_env.state.numpy()
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        actions = rng.uniform(-1, 1, (16, 1)).astype(np.float32)
+        obs_t, reward_t, *_ = torch_env.step(torch.as_tensor(actions))
+        obs_n, reward_n, *_ = numpy_env.step(actions)
+        np.testing.assert_allclose(obs_t.numpy(), obs_n, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(reward_t.numpy(), reward_n, rtol=1e-6, atol=1e-7)

@@ -1,5 +1,7 @@
 """The NumPy vector env in every Gymnasium autoreset mode, against SyncVectorEnv over the single env."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -103,7 +105,8 @@ def test_disabled_never_resets_and_reset_mask_restarts_only_the_masked_sub_envs(
     for _ in range(5):
         _, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))
     assert truncated.all() and np.array_equal(envs.steps, [5, 5, 5])
-    obs, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))  # stepped past the end: no reset
+    with pytest.warns(UserWarning, match="stepped after their episode ended"):
+        obs, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))  # stepped past the end: no reset
     assert truncated.all() and np.array_equal(envs.steps, [6, 6, 6])
     mask = np.array([True, False, True])
     reset_obs, _ = envs.reset(options={"reset_mask": mask})
@@ -153,3 +156,30 @@ def test_call_get_attr_and_set_attr_behave_as_in_sync_vector_env():
     with pytest.raises(AttributeError, match="no public attribute 'gravity'"):
         envs.get_attr("gravity")
     envs.close()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_disabled_mode_warns_once_when_an_ended_episode_is_stepped_without_a_reset(env_id):
+    envs = gym.make_vec(env_id, num_envs=3, max_episode_steps=5, autoreset_mode=AutoresetMode.DISABLED)
+    envs.reset(seed=0)
+    zero = np.zeros((3, 1), np.float32) if envs.continuous else np.full(3, envs.single_action_space.n // 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(5):
+            truncated = envs.step(zero)[3]
+    assert truncated.all()
+    with pytest.warns(UserWarning, match=r"sub-envs \[0, 1, 2\] are stepped after their episode ended.*reset_mask"):
+        envs.step(zero)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        envs.step(zero)  # warned once
+        envs.reset(options={"reset_mask": np.array([True, True, True])})
+        envs.step(zero)  # a fresh episode: nothing to warn about
+
+
+def test_gymnasiums_normalize_observation_needs_next_step_as_the_readme_says():
+    gym.wrappers.vector.NormalizeObservation(gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2)).close()
+    for mode in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+        envs = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2, autoreset_mode=mode)
+        with pytest.raises(ValueError, match="NEXT_STEP"):
+            gym.wrappers.vector.NormalizeObservation(envs)
