@@ -107,8 +107,7 @@ def test_a_bad_randomize_is_one_line_before_the_run_directory_exists(
     env_id: str, entry: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     out = tmp_path / "run"
-    # the torch env has no swing-up yet (its own error, not randomize's): the swing-up is checked with SB3's env
-    for algo in ("ars", "ppo") if "SwingUp" not in env_id else ("ppo",):
+    for algo in ("ars", "ppo"):  # the torch env and SB3's (NumPy) envs
         assert main(["train", algo, "--env", env_id, "--out", str(out), *TINY, "--randomize", entry]) == 2
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err

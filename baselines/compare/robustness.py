@@ -19,8 +19,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import read_bytes, read_json
 from baselines.compare.plan import RunSpec
 from baselines.runs import FINISHED
 from baselines.stats import CONFIDENCE, bootstrap_iqm, iqm_interval
@@ -82,14 +81,10 @@ def run_robustness(run_dir: Path, env_id: str, run_seed: int) -> list[dict[str, 
         {"parameter": p.parameter, "factor": p.factor, "value": p.factor * getattr(nominal, p.parameter)}
         for p in PERTURBATIONS
     ]
-    checkpoint = run_dir / CHECKPOINT_FILES[BEST]
-    try:
-        checkpoint_bytes = _read_bounded(checkpoint, MAX_CHECKPOINT_BYTES)
-    except OSError as error:
-        raise ValueError(f"checkpoint {checkpoint} cannot be read: {error.strerror or error}") from error
+    checkpoint = read_bytes(run_dir / CHECKPOINT_FILES[BEST], MAX_CHECKPOINT_BYTES, "checkpoint")  # or FileRefused
     key = {
         "format": CACHE_FORMAT,
-        "checkpoint_sha256": hashlib.sha256(checkpoint_bytes).hexdigest(),
+        "checkpoint_sha256": hashlib.sha256(checkpoint).hexdigest(),
         "env_id": env_id,
         "episodes": TEST_EPISODES,
         "seed": seed,
@@ -121,22 +116,10 @@ def _cached_point(row: Any) -> dict[str, Any] | None:
 def _read_cache(path: Path) -> dict[str, Any] | None:
     """The cache's JSON object, or None when it is missing or unusable (then the run is evaluated again)."""
     try:
-        cached = json.loads(_read_bounded(path, MAX_CACHE_BYTES))
-    except (OSError, ValueError):
+        cached = read_json(path, MAX_CACHE_BYTES, "robustness cache")
+    except ValueError:  # FileRefused: missing, not a regular file, too large, or not JSON
         return None
     return cached if isinstance(cached, dict) else None
-
-
-def _read_bounded(path: Path, cap: int) -> bytes:
-    """A regular file's bytes, at most ``cap`` (O_NONBLOCK: a FIFO must not block); ``ValueError`` otherwise."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise ValueError(f"{path} is not a regular file")
-        data = file.read(cap + 1)
-    if len(data) > cap:
-        raise ValueError(f"{path} is over {cap} bytes")
-    return data
 
 
 def collect_robustness(root: Path, runs: Sequence[RunSpec], rows: Sequence[dict[str, Any]]) -> tuple[list, list]:
