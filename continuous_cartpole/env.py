@@ -242,8 +242,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
             swingup_start_options(options)
             super().reset(seed=seed)
             noise = self.np_random.normal(size=(4,)).clip(-SWINGUP_START_CLIP, SWINGUP_START_CLIP)
-            x, x_dot, theta, theta_dot = (SWINGUP_START_NOISE * noise).tolist()
-            self.state = (x, x_dot, SWINGUP_START_ANGLE + theta, theta_dot)
+            x, x_dot, theta, theta_dot = (noise * SWINGUP_START_NOISE).tolist()
+            self.state = (x, x_dot, theta + SWINGUP_START_ANGLE, theta_dot)
         else:
             low, high = reset_bounds(options, self._bounding)
             super().reset(seed=seed)

@@ -32,6 +32,7 @@ SWINGUP_START_CLIP = 10.0  # standard deviations
 SWINGUP_START_ANGLE = math.pi
 _START_LIMIT = SWINGUP_START_NOISE * SWINGUP_START_CLIP  # the largest start |x|, |x_dot|, |angle_dot|
 
+
 # dm_control's reward terms: tolerance(d, margin) with its default gaussian sigmoid is 0.1 ** ((d / margin) ** 2)
 _LN_TENTH = math.log(0.1)
 _CART_MARGIN = 2.0  # m
@@ -129,13 +130,14 @@ def observation_rows(task: Task, state: tuple[T, T, T, T], xp: ModuleType) -> tu
     return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
 
 
-def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T]) -> T:
+def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T], spin: Any = None) -> T:
     """True where the stepped state ends the episode: off the track, or (balance) the pole fell, or (swing-up) it
-    spins faster than ``spin_limit``. NaN is not caught here (see ``physics.is_nonfinite``)."""
+    spins faster than ``spin_limit`` (``spin``: that limit, precomputed by a caller that steps often). NaN is not
+    caught here (see ``physics.is_nonfinite``)."""
     x, _, theta, theta_dot = state
     if not task.swingup:
         return has_left_bounds(params, x, theta)
-    return (abs(x) > params.x_threshold) | (abs(theta_dot) > spin_limit(params))
+    return (abs(x) > params.x_threshold) | (abs(theta_dot) > (spin_limit(params) if spin is None else spin))
 
 
 def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, float, float]) -> str:

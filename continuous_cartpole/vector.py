@@ -23,6 +23,7 @@ from continuous_cartpole.tasks import (
     Task,
     has_ended,
     observation_rows,
+    spin_limit,
     swingup_reward,
 )
 
@@ -271,6 +272,8 @@ class CartPoleVectorEnv(VectorEnv):
         randomization = self._randomization
         self._drawn = DrawnValues(params, randomization, self.num_envs, self.dtype) if randomization else None
         self._constants = constants = self._drawn.constants if self._drawn else ArrayConstants.of(params, self.dtype)
+        # the swing-up's spin limit in the state dtype: a 0-d array, or one per sub-env when tau differs
+        self._spin_limit = np.asarray(spin_limit(params), dtype=self.dtype)
         # the force of each discrete action: 0, 1 push left, right; the swing-up's 0, 1, 2 left, none, right
         levels = [-1.0, 0.0, 1.0] if self.task.swingup else [-1.0, 1.0]
         self._push_forces = np.array(levels, dtype=self.dtype)  # times force_mag...
@@ -354,16 +357,16 @@ class CartPoleVectorEnv(VectorEnv):
             raise gym.error.ResetNeeded("Call reset() before step().")
         if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
             self._warn_if_stepping_ended_episodes()
-        state = self.state
-        # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
-        swingup = self.task.swingup
-        obs = np.empty((self.num_envs, self.task.observation_size), dtype=np.float32) if swingup else None
-        reward = np.empty(self.num_envs, dtype=np.float32) if swingup else None
+        state, task = self.state, self._task
+        next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
+        # The swing-up's observations and task rewards come with the physics, block by block (see _integrate); with
+        # NEXT_STEP after its restarts instead (see _observe_all), which then need no observation of their own.
+        obs = np.empty((self.num_envs, task.observation_size), dtype=np.float32) if task.swingup else None
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
-                terminated, finite = self._integrate(state, force, obs, reward)
+                terminated, finite, reward = self._integrate(state, force, None if next_step else obs)
         else:
-            terminated, finite = self._integrate(state, force, obs, reward)
+            terminated, finite, reward = self._integrate(state, force, None if next_step else obs)
         self._nonfinite = not finite  # the exact per-sub-env rule below only when this fails
         if self._nonfinite:
             gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
@@ -371,19 +374,25 @@ class CartPoleVectorEnv(VectorEnv):
                 terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
-        failure_reward = self._constants.failure_reward
-        if reward is not None:  # the swing-up's
+
+        info: dict[str, Any] = {}
+        restarted = None
+        if next_step:
+            restarted = self._restart_previously_done(terminated, truncated)  # clears their flags
+            if obs is not None:
+                reward = self._observe_final(obs)
+        failure_reward = self._constants.failure_reward  # a number, or one per sub-env
+        if obs is not None:
             np.copyto(reward, failure_reward, where=terminated, casting="same_kind")
         elif self._no_failure_reward:
             reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
         else:  # the failing step's reward rounded to float32 (a no-op for a float32 state)
             reward = np.where(terminated, failure_reward, np.float32(1.0)).astype(np.float32, copy=False)
-
-        info: dict[str, Any] = {}
-        restarted = None
-        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            restarted = self._restart_previously_done(reward, terminated, truncated)
+        if next_step:
+            if restarted.size:
+                reward[restarted] = 0.0
             np.logical_or(terminated, truncated, out=self.prev_done)
+            restarted = None  # observed after their restart
         elif self.autoreset_mode == AutoresetMode.SAME_STEP:
             info, restarted = self._restart_done(terminated | truncated, obs)
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
@@ -408,56 +417,75 @@ class CartPoleVectorEnv(VectorEnv):
             )
 
     def _integrate(
-        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray | None
-    ) -> tuple[np.ndarray, bool]:
+        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None
+    ) -> tuple[np.ndarray, bool, np.ndarray | None]:
         """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
 
-        Returns where each sub-env's episode ended (NaN aside), and whether every new state is finite. With ``obs``
-        (the swing-up), it also writes the observations and the task's rewards, before any failure reward.
+        Returns where each sub-env's episode ended (NaN aside) and whether every new state is finite; with ``obs``
+        (the swing-up), it also writes the observations and returns the task's float32 rewards (else None).
         """
-        task = self.task
+        task = self._task
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             params = self._constants
             rows = self._rows
             stepped = step_state(params, rows, force, np, out=rows)
-            if obs is not None:
-                self._observe(stepped, slice(None), obs, reward)
-            return has_ended(task, params, stepped), bool(np.isfinite(state).all())
+            reward = None if obs is None else np.asarray(self._observe(stepped, slice(None), obs), dtype=np.float32)
+            return has_ended(task, params, stepped, self._spin_limit), bool(np.isfinite(state).all()), reward
         ended = np.empty(self.num_envs, dtype=bool)
+        reward = None if obs is None else np.empty(self.num_envs, dtype=np.float32)
         finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
             params = self._constants.block(block)  # views of the per-sub-env arrays, which draws update in place
             rows = tuple(state[:, block])
             stepped = step_state(params, rows, force[block], np, out=rows)
-            if obs is not None:
-                self._observe(stepped, block, obs, reward)
-            ended[block] = has_ended(task, params, stepped)
+            if reward is not None:
+                reward[block] = self._observe(stepped, block, obs)
+            spin = self._spin_limit[block] if self._spin_limit.ndim else self._spin_limit
+            ended[block] = has_ended(task, params, stepped, spin)
             finite &= bool(np.isfinite(state[:, block]).all())
-        return ended, finite
+        return ended, finite, reward
 
-    def _observe(self, stepped: tuple[np.ndarray, ...], block: slice, obs: np.ndarray, reward: np.ndarray) -> None:
-        """The swing-up's observations and rewards of one block of stepped states (cos and sin computed once)."""
-        rows = observation_rows(self.task, stepped, np)
+    def _observe(self, stepped: tuple[np.ndarray, ...], block: slice, obs: np.ndarray) -> np.ndarray:
+        """The swing-up's observations of one block of states, written into ``obs``, and their task rewards (cos
+        and sin computed once for both)."""
+        task = self._task
+        rows = observation_rows(task, stepped, np)
         np.concatenate([row[:, np.newaxis] for row in rows], axis=1, out=obs[block], casting="same_kind")
         # the force fraction u of dm_control's small_control: the clipped action, or -1, 0, +1 (exact divisions)
         force_mag = self._constants.force_mag
-        fraction = (
-            self._fraction[block]
-            if self.continuous
-            else self.force[block] / (force_mag[block] if force_mag.ndim else force_mag)
-        )
-        reward[block] = swingup_reward(self.task, rows, fraction, np)
+        if force_mag.ndim:
+            force_mag = force_mag[block]
+        fraction = self._fraction[block] if self.continuous else self.force[block] / force_mag
+        return swingup_reward(task, rows, fraction, np)
 
-    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
-        """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
+    def _restart_previously_done(self, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
+        """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now (the caller pays them 0.0);
+        returns their indices."""
         done_before = self.prev_done.nonzero()[0]  # under half the time of np.flatnonzero
         if done_before.size:
             self._restart(done_before)
-            reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
         return done_before
+
+    def _observe_final(self, obs: np.ndarray) -> np.ndarray:
+        """``_observe_all``, quiet about NaN or infinite states (they terminate, and were warned about)."""
+        if self._nonfinite:
+            with np.errstate(invalid="ignore", over="ignore"):
+                return self._observe_all(obs)
+        return self._observe_all(obs)
+
+    def _observe_all(self, obs: np.ndarray) -> np.ndarray:
+        """The swing-up's observations of the current state, written into ``obs``, and its float32 task rewards."""
+        assert self.state is not None
+        if self.num_envs <= BLOCK:  # the rewards as computed: no copy when the state is float32
+            return np.asarray(self._observe(tuple(self.state), slice(None), obs), dtype=np.float32)
+        reward = np.empty(self.num_envs, dtype=np.float32)
+        for start in range(0, self.num_envs, BLOCK):
+            block = slice(start, start + BLOCK)
+            reward[block] = self._observe(tuple(self.state[:, block]), block, obs)
+        return reward
 
     def _restart_done(self, done: np.ndarray, obs: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
         """SAME_STEP: ended sub-envs restart now; their last observation goes to ``info["final_obs"]``."""
@@ -513,10 +541,10 @@ class CartPoleVectorEnv(VectorEnv):
 
     def _draw_states(self, count: int) -> np.ndarray:
         """(count, 4) float64 start states: sub-env i gets the random numbers a single env would draw."""
-        if self.task.swingup:
-            states = SWINGUP_START_NOISE * self.np_random.normal(size=(count, 4)).clip(
-                -SWINGUP_START_CLIP, SWINGUP_START_CLIP
-            )
+        if self.task.swingup:  # the single env's draw and arithmetic, row by row
+            states = self.np_random.normal(size=(count, 4))
+            states.clip(-SWINGUP_START_CLIP, SWINGUP_START_CLIP, out=states)
+            states *= SWINGUP_START_NOISE
             states[:, 2] += SWINGUP_START_ANGLE
             return states
         return self.np_random.uniform(low=self._reset_low, high=self._reset_high, size=(count, 4))
