@@ -60,13 +60,13 @@ def test_sb3_trains_and_evaluates_on_randomized_envs_and_tests_on_the_nominal_ph
 ) -> None:
     made = captured_envs(monkeypatch, sb3, "make_vec_env")
     evaluated: list[Any] = []
-    real_evaluate = training.evaluate
+    real_evaluate = training.evaluate_episodes
 
-    def recording_evaluate(*args: Any, **kwargs: Any) -> np.ndarray:
+    def recording_evaluate(*args: Any, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         evaluated.append(kwargs.get("env_kwargs"))
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(training, "evaluate", recording_evaluate)
+    monkeypatch.setattr(training, "evaluate_episodes", recording_evaluate)
     out = tmp_path / "run"
     assert main(["train", "ppo", "--env", ENV_ID, "--out", str(out), *TINY, "--randomize", "force_mag=5:15"]) == 0
     [(kwargs, envs)] = made

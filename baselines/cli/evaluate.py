@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import tyro
 
-from baselines.cli.common import Checkpoint, CliError, Directory, GymPackages, RandomizeFlags, Seed, load_run
+from baselines.cli.common import (
+    Checkpoint,
+    CliError,
+    Directory,
+    GymPackages,
+    RandomizeFlags,
+    Seed,
+    check_count,
+    check_seeds,
+    load_run,
+)
 
 NAME = "evaluate"
 HELP = "evaluate a run's saved policy: deterministic episodes side by side in one vector env"
@@ -31,12 +41,13 @@ class Evaluate:
         import gymnasium as gym
         import numpy as np
 
-        from baselines.configs import parse_randomize
+        from baselines.configs import MAX_EVAL_EPISODES, parse_randomize
         from baselines.evaluation import evaluate
         from baselines.training import test_seed
 
-        if self.episodes < 1:
-            raise CliError(f"--episodes must be at least 1, got {self.episodes}")
+        check_count("--episodes", self.episodes, 1, MAX_EVAL_EPISODES, "run side by side, they must fit in memory")
+        if self.seed is not None:
+            check_seeds(self.seed, self.episodes)
         try:
             ranges = parse_randomize(self.randomize)
         except ValueError as error:
