@@ -56,10 +56,18 @@ class CartPoleRenderer:
     ) -> None:
         self.mode = mode
         self.fps = fps
+        self.whole_circle = whole_circle
+        self.set_geometry(x_threshold, length)
+        self.pygame = _import_pygame()
+        self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
+        self.window: FrameWindow | None = None  # opened by the first show()
+
+    def set_geometry(self, x_threshold: float, length: float) -> None:
+        """Scale the drawing to a track of +-``x_threshold`` and a half pole of ``length`` (per episode or sub-env)."""
         self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
         self.track_y = _TRACK_Y
-        self.track_stops = whole_circle
-        if whole_circle:
+        self.track_stops = self.whole_circle
+        if self.whole_circle:
             self.track_y = SCREEN_HEIGHT // 2
             # the pole turns about the axle: the room above and below it, less a margin, is the pole's length; and
             # the circle about a cart at either end of the track fits the width
@@ -68,9 +76,6 @@ class CartPoleRenderer:
             self.scale = min(room / (2 * length), width)
         self.x_threshold = x_threshold
         self.pole_px = self.scale * 2 * length
-        self.pygame = _import_pygame()
-        self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
-        self.window: FrameWindow | None = None  # opened by the first show()
 
     def draw(self, x: float, theta: float, force_fraction: float | None = None) -> Any:
         """Draw the state on the off-screen surface and return it; ``force_fraction`` in [-1, 1] adds an arrow."""

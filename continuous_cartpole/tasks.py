@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
+import numpy as np
+
 from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds
 
 T = TypeVar("T")  # a float, an ndarray or a tensor
@@ -111,11 +113,12 @@ def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
     # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total)
     theta_acc = (abs(params.gravity) + temp) / (params.length * (4.0 / 3.0 - params.masspole / params.total_mass))
     x_acc = temp + params.polemass_length * theta_acc / params.total_mass
-    reach, tau = max(params.x_threshold, _START_LIMIT), params.tau
+    reach, tau = np.maximum(params.x_threshold, _START_LIMIT), params.tau
     x_high = 3 * reach + tau * tau * x_acc
     speed_high = 2 * reach / tau + 2 * tau * x_acc
     spin_high = omega + tau * theta_acc
-    x_high, speed_high, spin_high = (_ROUNDING_ROOM * bound for bound in (x_high, speed_high, spin_high))
+    # per cart-pole of a batch of parameters (arrays), then the largest
+    x_high, speed_high, spin_high = (float(np.max(_ROUNDING_ROOM * bound)) for bound in (x_high, speed_high, spin_high))
     return x_high, speed_high, 1.0, 1.0, spin_high
 
 
