@@ -23,14 +23,14 @@ from typing import Annotated, Any, Union
 
 import tyro
 
-from baselines.cli import compare, evaluate, play, plot, render, train
+from baselines.cli import compare, evaluate, play, plot, render, robustness, train
 from baselines.cli.common import EXIT_USAGE, PROG, CliError
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
-SUBCOMMANDS = (train, evaluate, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
+SUBCOMMANDS = (train, evaluate, robustness, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
 
 def command_type() -> Any:
