@@ -24,12 +24,14 @@ def test_doctest_examples_become_pycon_blocks_and_other_text_stays():
 
 def test_the_cli_reference_is_the_help_of_every_command_and_algorithm():
     from baselines.algorithms import ALGORITHMS
+    from baselines.cli import SUBCOMMANDS
 
     cli_reference = load("cli_reference")
     page = cli_reference.on_page_markdown(f"# Command line\n\n{cli_reference.MARKER}\n", page=None)
     assert cli_reference.MARKER not in page
-    for command in ("train", "evaluate", "compare", "plot", "render", "play"):
-        assert f"## `cartpole-baselines {command}`" in page
+    assert {"train", "evaluate", "compare", "plot", "render", "play"} <= {module.NAME for module in SUBCOMMANDS}
+    for module in SUBCOMMANDS:
+        assert f"## `cartpole-baselines {module.NAME}`" in page
     for name in ALGORITHMS:
         assert f"## `cartpole-baselines train {name}`" in page
     assert "--n-directions" in page and "usage: cartpole-baselines render" in page
