@@ -37,3 +37,16 @@ def test_the_cli_reference_is_the_help_of_every_command_and_algorithm():
     assert "--n-directions" in page and "usage: cartpole-baselines render" in page
     assert all(line == line.rstrip() for line in page.splitlines())
     assert cli_reference.on_page_markdown("no marker", page=None) == "no marker"
+
+
+def test_the_two_balance_env_pages_describe_the_shared_rules_identically():
+    """Each env page is whole on its own (readable on GitHub too), so the sections both envs share are written
+    twice: they must not drift apart."""
+    pages = [TOOLS.parent / "environments" / name for name in ("continuous.md", "discrete.md")]
+    shared = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        shared.append(text[text.index("\n## Observation\n") : text.index("\n## Version history\n")])
+    assert shared[0] == shared[1]
+    for section in ("## Reward", "## Starting state", "## Episode end", "## Dynamics", "## Parameters"):
+        assert f"\n{section}\n" in shared[0]
