@@ -118,11 +118,14 @@ def observation_high(
     terms, each increasing in its numerators and decreasing in its denominators; evaluating each occurrence of a
     parameter at its worst end (numerators at the high end, denominators at the low end: spin_limit = pi / tau at
     the lowest tau, the tau factors at the highest, the total mass from the lowest masses, the pole's length at
-    its lowest in the denominator and highest in polemass_length, |gravity| at the larger end) gives a number at
-    least as large as the bound at any parameter set inside the ranges. One ratio is taken exactly instead:
-    masspole / total_mass grows with masspole and falls with masscart, so its largest value is at the heaviest pole
-    on the lightest cart, below 1, and the denominator length (4/3 - masspole / total_mass) stays above length / 3.
-    Every term is then finite for every range inside ``PARAMETER_RANGES`` (the widest ranges give about 1e23 m/s,
+    its lowest in the denominator and highest as a lever arm, |gravity| at the larger end) gives a number at
+    least as large as the bound at any parameter set inside the ranges. The accelerations are written so that a
+    parameter occurs as few times as it can: a_theta <= (|gravity| + force_mag / total_mass) / (length lever) +
+    share spin_limit^2 / lever and a_x <= force_mag / total_mass + share length (spin_limit^2 + a_theta), with
+    share = masspole / total_mass and lever = 4/3 - share (polemass_length = share total_mass length). The share
+    is taken exactly: it grows with masspole and falls with masscart, so its largest value is at the heaviest pole
+    on the lightest cart, below 1, and lever stays above 1/3.
+    Every term is then finite for every range inside ``PARAMETER_RANGES`` (the widest ranges give about 1e12 m/s,
     far below float32's 3e38), so no range needs refusing. Parameters drawn in float32 may sit an ulp (6e-8
     relative) outside their range, well inside the 0.1% room.
     """
@@ -130,14 +133,15 @@ def observation_high(
         return params.observation_high
     low, high = _ends(params, ranges or {})
     omega = math.pi / low["tau"]  # spin_limit at the lowest tau
-    total_low = low["masspole"] + low["masscart"]
+    push = high["force_mag"] / (low["masspole"] + low["masscart"])  # force / total_mass
     pole_share = high["masspole"] / (high["masspole"] + low["masscart"])  # masspole / total_mass at its largest
-    polemass_length = high["masspole"] * high["length"]
-    temp = (high["force_mag"] + polemass_length * omega * omega) / total_low
-    gravity = np.maximum(abs(low["gravity"]), abs(high["gravity"]))
-    # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total)
-    theta_acc = (gravity + temp) / (low["length"] * (4.0 / 3.0 - pole_share))
-    x_acc = temp + polemass_length * theta_acc / total_low
+    # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total);
+    # polemass_length / (total_mass length) = pole_share, so the spin term holds no length
+    lever = 4.0 / 3.0 - pole_share
+    theta_acc = (np.maximum(abs(low["gravity"]), abs(high["gravity"])) + push) / (low["length"] * lever)
+    theta_acc = theta_acc + pole_share * omega * omega / lever
+    # temp + polemass_length theta_acc / total_mass, with polemass_length / total_mass = pole_share length
+    x_acc = push + pole_share * high["length"] * (omega * omega + theta_acc)
     reach, tau_low, tau_high = np.maximum(high["x_threshold"], _START_LIMIT), low["tau"], high["tau"]
     x_high = 3 * reach + tau_high * tau_high * x_acc
     speed_high = 2 * reach / tau_low + 2 * tau_high * x_acc
