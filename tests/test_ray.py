@@ -212,21 +212,21 @@ def files_under(root: Path) -> set[str]:
 def test_node_with_other_library_versions_is_refused(
     cluster: LoopbackCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baselines import ray_backend
+    from baselines.compare import ray_executor
 
-    real = ray_backend.environment_fingerprint()
-    monkeypatch.setattr(ray_backend, "environment_fingerprint", lambda: {**real, "torch": "0.0.1"})  # driver only
+    real = ray_executor.environment_fingerprint()
+    monkeypatch.setattr(ray_executor, "environment_fingerprint", lambda: {**real, "torch": "0.0.1"})  # driver only
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     message = rf"^Ray node 127\.0\.0\.1 differs from this machine: torch {re.escape(real['torch'])} there, 0\.0\.1 here"
     with pytest.raises(CompareError, match=message):
-        ray_backend.run_matrix_on_ray(tmp_path, runs, SETTINGS, cluster.address, progress=False)
+        ray_executor.run_matrix_on_ray(tmp_path, runs, SETTINGS, cluster.address, progress=False)
     assert not ray.is_initialized()
     assert not (tmp_path / "runs").exists()
 
 
 @needs_ray
 def test_cuda_on_a_cluster_without_gpus_is_refused(cluster: LoopbackCluster, tmp_path: Path) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     with pytest.raises(CompareError, match=r"--device cuda needs a GPU, and the Ray cluster at .* has none"):
@@ -238,7 +238,7 @@ def test_cuda_on_a_cluster_without_gpus_is_refused(cluster: LoopbackCluster, tmp
 def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
     cluster: LoopbackCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baselines.ray_backend import TASK_TEMP_PREFIX, run_matrix_on_ray
+    from baselines.compare.ray_executor import TASK_TEMP_PREFIX, run_matrix_on_ray
 
     monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", BUDGETS)
     runs, _ = plan_runs(ALGOS, ENVS, 2, quick=True)
@@ -311,7 +311,7 @@ def test_compare_cli_runs_on_the_cluster(cluster: LoopbackCluster, tmp_path: Pat
 
 @needs_ray
 def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
@@ -329,7 +329,7 @@ def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path, capsy
 
 
 def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
@@ -338,7 +338,7 @@ def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_cpu_less_clusters_are_refused_and_auto_asks_for_a_gpu_only_where_there_are_some() -> None:
-    from baselines.ray_backend import gpus_per_task
+    from baselines.compare.ray_executor import gpus_per_task
 
     class Cluster:  # the part of the ray module that gpus_per_task reads
         def __init__(self, **resources: float) -> None:

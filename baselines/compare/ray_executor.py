@@ -1,4 +1,5 @@
-"""``compare`` on a Ray cluster: each run of the matrix is one Ray task, retried on another node when its node dies.
+"""The Ray executor, ``compare --ray``: each run of the matrix is one Ray task, retried on another node when its
+node dies.
 
 The driver (the machine running ``compare``) must itself be a node of the cluster, as Ray requires of a driver:
 run ``compare`` on the head. Every node needs Python and the same versions of the dependencies as the driver
@@ -16,7 +17,7 @@ Nodes need not share a file system. A task trains into its own temporary directo
 and returns the run's files as bytes; the driver alone writes them into ``DIR/runs/...``, atomically, with the
 summary last, so a run directory is complete or treated as unfinished. A task whose node dies is retried on
 another node (``max_retries``); a run that fails by itself (an exception in training) is recorded as failed and
-not retried. Resuming, the progress bar and the results files are the local backend's (``baselines.compare``).
+not retried. Planning, resuming and the results files are ``compare``'s, the same as with local workers.
 
 Ray is imported only here, and only when a comparison runs on Ray: ``import baselines`` and the local backend
 never import it.
@@ -30,24 +31,23 @@ import socket
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from baselines.atomic import atomic_write_bytes
-from baselines.compare import (
+from baselines.compare.plan import WORKER_ERROR_FILE, CompareError, CompareSettings, RunSpec
+from baselines.compare.results import is_finished
+from baselines.compare.task import (
     POLL_SECONDS,
-    WORKER_ERROR_FILE,
-    CompareError,
-    CompareSettings,
-    RunSpec,
+    budget_steps,
+    clear_stale_outcome,
     init_training_process,
-    is_finished,
     steps_bar,
     train_one,
     write_worker_error,
 )
-from baselines.compare.execute import _budget_steps, _clear_stale_outcome
 from baselines.runs import FAILED, FINISHED, RUN_FILES, SUMMARY_FILE, prepare_run_dir
 
 LOCAL = "local"  # --ray local: a Ray instance on this machine only
@@ -119,6 +119,20 @@ def _node_address() -> str:
 # ---- the driver ----
 
 
+@dataclass(frozen=True)
+class RayExecutor:
+    """``compare``'s executor on the Ray cluster at ``address`` (``baselines.compare.executor.Executor``)."""
+
+    address: str
+    device: str = "cpu"
+
+    def check(self) -> None:
+        check_ray_address(self.address)
+
+    def run(self, root: Path, runs: Sequence[RunSpec], settings: CompareSettings, progress: bool) -> None:
+        run_matrix_on_ray(root, runs, settings, self.address, self.device, progress)
+
+
 def run_matrix_on_ray(
     root: Path,
     runs: Sequence[RunSpec],
@@ -127,7 +141,7 @@ def run_matrix_on_ray(
     device: str = "cpu",
     progress: bool = True,
 ) -> None:
-    """``baselines.compare.run_matrix`` on the Ray cluster at ``address`` (``"local"``: this machine only).
+    """``baselines.compare.execute.run_matrix`` on the Ray cluster at ``address`` (``"local"``: this machine only).
 
     Trains every run of ``runs`` that is not finished yet, one Ray task per run, and writes each run's files into
     its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled).
@@ -276,10 +290,10 @@ def _run_tasks(
     todo = [run for run in runs if not is_finished(run.run_dir(root))]
     pending: dict[Any, RunSpec] = {}
     for run in todo:
-        _clear_stale_outcome(run.run_dir(root))
+        clear_stale_outcome(run.run_dir(root))
         pending[task.remote(run, settings, device)] = run
     failed = 0
-    done_steps = sum(_budget_steps(run) for run in runs if run not in todo)
+    done_steps = sum(budget_steps(run) for run in runs if run not in todo)
     bar = steps_bar(runs, done_steps, progress)  # runs in flight train on other machines: counted when they end
     try:
         while pending:
@@ -288,7 +302,7 @@ def _run_tasks(
                 run = pending.pop(ref)
                 outcome = _receive(ray, ref, run, root, expected)
                 failed += outcome["status"] != FINISHED
-                bar.update(_budget_steps(run))
+                bar.update(budget_steps(run))
                 bar.set_postfix_str(f"failed={failed} last: {run.label()}: {outcome['text']}", refresh=False)
             bar.refresh()
     finally:
