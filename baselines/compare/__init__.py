@@ -147,21 +147,24 @@ def compare(
         raise CompareError(f"eval_every must be >= 1 and eval_episodes >= 20, got {eval_every}, {eval_episodes}")
     if ray_address is not None and tensorboard_log is not None:  # a node's event files would stay on the node
         raise CompareError("--tensorboard-log works with local workers only, not with --ray")
-    executor = _executor(workers, device, ray_address, tensorboard_log)
-    executor.check()  # before record_plan writes anything into root: Ray missing, a bad address, no worker
-    settings = CompareSettings(quick=quick, eval_every=eval_every, eval_episodes=eval_episodes)
     runs, skipped = plan_runs(algos, env_ids, seeds, quick)
-    for note in skipped:
-        print(f"skipped {note}")
     if root.exists() and not root.is_dir():
         raise CompareError(f"output path {root} exists and is not a directory")
-    root.mkdir(parents=True, exist_ok=True)
-    with directory_lock(root):
-        planned = record_plan(root, settings, runs)
-        try:
-            executor.run(root, runs, settings, progress)
-        finally:
-            rows = write_results(root, planned, settings)
+    executor = _executor(workers, device, ray_address, tensorboard_log)
+    executor.open()  # a bad device, a cluster that cannot be joined: refused before anything is written into root
+    try:
+        for note in skipped:
+            print(f"skipped {note}")
+        settings = CompareSettings(quick=quick, eval_every=eval_every, eval_episodes=eval_episodes, device=device)
+        root.mkdir(parents=True, exist_ok=True)
+        with directory_lock(root):
+            planned = record_plan(root, settings, runs)
+            try:
+                executor.run(root, runs, settings, progress)
+            finally:
+                rows = write_results(root, planned, settings)
+    finally:
+        executor.close()
     return rows
 
 

@@ -41,12 +41,22 @@ class LocalExecutor:
     device: str = "cpu"
     tensorboard_log: str | None = None
 
-    def check(self) -> None:
+    def open(self) -> None:
         if self.workers < 1:
             raise CompareError(f"--workers must be at least 1, got {self.workers}")
+        if self.device.startswith("cuda"):  # else every run would start, then fail on its own
+            from baselines.devices import resolve_device
+
+            try:
+                resolve_device(self.device)
+            except ValueError as error:
+                raise CompareError(f"--device {self.device}: {error}; use --device cpu or auto") from None
 
     def run(self, root: Path, runs: Sequence[RunSpec], settings: CompareSettings, progress: bool) -> None:
         run_matrix(root, runs, settings, self.workers, self.device, progress, self.tensorboard_log)
+
+    def close(self) -> None:
+        pass  # run_matrix shuts its worker processes down itself
 
 
 def run_matrix(

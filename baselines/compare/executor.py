@@ -12,9 +12,15 @@ from baselines.compare.plan import CompareSettings, RunSpec
 
 
 class Executor(Protocol):
-    def check(self) -> None:
-        """Refuse, with a ``CompareError`` naming the fix, what cannot run; called before anything is written."""
+    """``compare`` calls ``open`` before it writes anything into ``DIR``, then ``run``, and ``close`` at the end."""
+
+    def open(self) -> None:
+        """Get ready to train (connect to a cluster, check the device), or refuse with a ``CompareError`` naming
+        the fix: a comparison that cannot start leaves no trace."""
 
     def run(self, root: Path, runs: Sequence[RunSpec], settings: CompareSettings, progress: bool) -> None:
         """Train every run of ``runs`` not finished in ``root`` yet, writing each into its run directory;
         interruptions propagate, with the runs in flight stopped."""
+
+    def close(self) -> None:
+        """Release what ``open`` took; safe to call more than once."""

@@ -26,12 +26,14 @@ never import it.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,14 @@ LOCAL = "local"  # --ray local: a Ray instance on this machine only
 RAY_EXTRA_HINT = 'pip install "continuous-cartpole[ray]"'
 START_HINT = "start one with `ray start --head --port 6379` (and `ray start --address HEAD_HOST:6379` on the others)"
 NODE_FAILURE_RETRIES = 3  # a run is retried this many times when its node dies, then recorded as failed
-CONNECT_TIMEOUT_S = 5.0
+TCP_TIMEOUT_S = 5.0  # the head's port must accept a connection within this
+CONNECT_DEADLINE_S = 30.0  # --ray HOST:PORT joins the cluster within this, or compare stops with one line
+AUTH_MODE_VARIABLE = "RAY_AUTH_MODE"
+AUTH_FAILURE_MARKERS = ("InvalidAuthToken", "AuthenticationError", "UNAUTHENTICATED", "Unauthenticated")
+# Run in a subprocess by check_ray_address: join the cluster as the driver will, and leave.
+JOIN_CHECK = (
+    "import sys, ray; ray.init(address=sys.argv[1], logging_level='error', log_to_driver=False); ray.shutdown()"
+)
 PROBE_TIMEOUT_S = 300.0  # a node's first task installs the runtime environment: allow for a slow file system
 TASK_TEMP_PREFIX = "cartpole-run-"
 FINGERPRINT_PACKAGES = ("torch", "numpy", "gymnasium", "stable-baselines3", "sb3-contrib", "safetensors")
@@ -119,18 +128,43 @@ def _node_address() -> str:
 # ---- the driver ----
 
 
-@dataclass(frozen=True)
 class RayExecutor:
-    """``compare``'s executor on the Ray cluster at ``address`` (``baselines.compare.executor.Executor``)."""
+    """``compare``'s executor on the Ray cluster at ``address`` (``baselines.compare.executor.Executor``).
 
-    address: str
-    device: str = "cpu"
+    ``open`` checks the address, joins the cluster (within ``CONNECT_DEADLINE_S`` for a cluster's address) and has
+    every node report its fingerprint, so a compare that cannot start writes nothing; ``close`` disconnects.
+    """
 
-    def check(self) -> None:
-        check_ray_address(self.address)
+    def __init__(self, address: str, device: str = "cpu") -> None:
+        self.address, self.device = address, device
+        self._ray: Any = None
+        self._started_here = False
+        self._gpus = 0
+        self._expected: dict[str, str] = {}
+
+    def open(self) -> None:
+        ray = check_ray_address(self.address)
+        self._started_here = _connect(ray, self.address)
+        self._ray = ray
+        try:
+            self._gpus = gpus_per_task(ray, self.address, self.device)
+            self._expected = environment_fingerprint()
+            _probe_nodes(ray, self._expected)
+        except BaseException:
+            self.close()
+            raise
 
     def run(self, root: Path, runs: Sequence[RunSpec], settings: CompareSettings, progress: bool) -> None:
-        run_matrix_on_ray(root, runs, settings, self.address, self.device, progress)
+        """Train every run of ``runs`` that is not finished yet, one Ray task per run, and write each run's files
+        into its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled)."""
+        if self._ray is None:
+            raise RuntimeError("RayExecutor.run needs open() first")
+        _run_tasks(self._ray, root, runs, settings, self.device, self._gpus, self._expected, progress)
+
+    def close(self) -> None:
+        if self._ray is not None and self._started_here:
+            self._ray.shutdown()
+        self._ray, self._started_here = None, False
 
 
 def run_matrix_on_ray(
@@ -141,27 +175,21 @@ def run_matrix_on_ray(
     device: str = "cpu",
     progress: bool = True,
 ) -> None:
-    """``baselines.compare.execute.run_matrix`` on the Ray cluster at ``address`` (``"local"``: this machine only).
-
-    Trains every run of ``runs`` that is not finished yet, one Ray task per run, and writes each run's files into
-    its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled).
-    """
-    ray = check_ray_address(address)
-    started_here = _connect(ray, address)
+    """``baselines.compare.execute.run_matrix`` on the Ray cluster at ``address`` (``"local"``: this machine only)."""
+    executor = RayExecutor(address, device)
+    executor.open()
     try:
-        gpus = gpus_per_task(ray, address, device)
-        expected = environment_fingerprint()
-        _probe_nodes(ray, expected)
-        _run_tasks(ray, root, runs, settings, device, gpus, expected, progress)
+        executor.run(root, runs, settings, progress)
     finally:
-        if started_here:
-            ray.shutdown()
+        executor.close()
 
 
 def check_ray_address(address: str) -> Any:
-    """The ``ray`` module, once Ray is installed and ``address`` is ``"local"`` or a ``HOST:PORT`` that answers.
+    """The ``ray`` module, once Ray is installed and ``address`` is ``"local"`` or the ``HOST:PORT`` of a Ray
+    cluster that this process can join (tried in a subprocess, killed after ``CONNECT_DEADLINE_S``).
 
-    Fails in seconds with the fix, rather than after Ray's own minute of retries.
+    Fails within ``CONNECT_DEADLINE_S`` with one line naming the fix, rather than after Ray's own minutes of retries
+    (or never, at an address where something other than Ray answers).
     """
     try:
         import ray
@@ -179,11 +207,59 @@ def check_ray_address(address: str) -> Any:
         raise CompareError(
             f"--ray takes HOST:PORT of a Ray cluster's head (e.g. 10.0.0.1:6379) or 'local', got {address!r}"
         )
+    started = time.monotonic()
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=TCP_TIMEOUT_S).close()
     except OSError as error:
         raise CompareError(f"no Ray cluster answers at {address} ({error}); {START_HINT}, or use --ray local") from None
+    use_token_if_available()
+    _try_joining(address, CONNECT_DEADLINE_S - (time.monotonic() - started))
     return ray
+
+
+def use_token_if_available() -> None:
+    """Send the user's Ray token when there is one, as ``ray start`` and ``ray.init()`` without an address do.
+
+    Ray 2.60 turns token authentication on for a cluster that ``ray start`` creates where a token exists
+    (``~/.ray/auth_token``, which any earlier ``ray.init()`` of a local instance writes, ``--ray local`` included),
+    but a driver given the cluster's address sends no token unless ``RAY_AUTH_MODE=token``: the README's own steps
+    would fail with ``InvalidAuthToken``. ``RAY_AUTH_MODE`` set by the user is respected.
+    """
+    if AUTH_MODE_VARIABLE in os.environ:
+        return
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
+        os.environ[AUTH_MODE_VARIABLE] = "token"
+
+
+def _try_joining(address: str, timeout: float) -> None:
+    """Join the cluster from a subprocess first: ``ray.init`` may block for minutes, deaf to signals, where
+    something other than a Ray head answers, and it prints Ray's C++ warnings; a subprocess can be killed, and its
+    output stays its own."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", JOIN_CHECK, address],
+            capture_output=True,
+            text=True,
+            timeout=max(timeout, 1.0),
+            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+        )
+    except subprocess.TimeoutExpired:
+        raise CompareError(
+            f"no Ray cluster answers at {address} within {CONNECT_DEADLINE_S:.0f} s (something answers there, but "
+            f"not a Ray head, or the cluster's nodes are unreachable from here); {START_HINT}, or use --ray local"
+        ) from None
+    if result.returncode == 0:
+        return
+    output = result.stdout + result.stderr
+    if any(marker in output for marker in AUTH_FAILURE_MARKERS):
+        raise CompareError(
+            f"the Ray cluster at {address} refused this machine's token (token authentication): copy the head's "
+            "~/.ray/auth_token here (or set RAY_AUTH_TOKEN to its content), or start the cluster with "
+            "RAY_AUTH_MODE=disabled on a trusted network"
+        )
+    reason = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "no output")
+    raise CompareError(f"cannot join the Ray cluster at {address} ({reason}); {START_HINT}, or use --ray local")
 
 
 def _connect(ray: Any, address: str) -> bool:
@@ -194,10 +270,7 @@ def _connect(ray: Any, address: str) -> bool:
     try:
         ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
     except Exception as error:  # Ray raises ConnectionError, RuntimeError or its own errors, by version
-        raise CompareError(
-            f"cannot connect to the Ray cluster at {address} ({_first_line(error)}); run compare on a node of that "
-            f"cluster (the head), or {START_HINT}"
-        ) from None
+        raise CompareError(f"cannot connect to the Ray cluster at {address} ({_first_line(error)})") from None
     return True
 
 
