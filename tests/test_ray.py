@@ -66,6 +66,23 @@ LOOPBACK_RAY_CLI = (
 )
 
 
+# The same patch for every Python process that the tests start with this module's directory on PYTHONPATH (Python
+# imports `sitecustomize` at start-up): compare's own subprocess that joins the cluster first, and compare itself.
+LOOPBACK_SITECUSTOMIZE = """
+import ray._private.services as services
+import ray.util
+
+services.resolve_ip_for_localhost = lambda host: host
+ray.util.get_node_ip_address = lambda address=None: "127.0.0.1"  # where a local instance (--ray local) binds
+"""
+
+
+def loopback_pythonpath(directory: Path) -> str:
+    directory.mkdir(exist_ok=True)
+    (directory / "sitecustomize.py").write_text(LOOPBACK_SITECUSTOMIZE, encoding="utf-8")
+    return os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -107,8 +124,9 @@ class Node:
 
 
 class LoopbackCluster:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, env: dict[str, str | None] | None = None) -> None:
         self.base = base
+        self.env = TEST_CLUSTER_ENV if env is None else env  # for the nodes; None removes a variable
         # Ray's sockets live under its temp dir, and a Unix socket path has at most 107 bytes: pytest's tmp_path
         # is too deep for that, so Ray's own files go to a short directory of their own.
         self.ray_temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp" if os.path.isdir("/tmp") else None))
@@ -129,7 +147,9 @@ class LoopbackCluster:
         command += ["--temp-dir", str(ray_temp), "--disable-usage-stats", "--block"]
         # No PYTHONPATH and a neutral working directory: the nodes get the package's code from the driver.
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env.update(TMPDIR=str(task_temp), **TEST_CLUSTER_ENV)
+        env.update(TMPDIR=str(task_temp), **{key: value for key, value in self.env.items() if value is not None})
+        for key in [key for key, value in self.env.items() if value is None]:
+            env.pop(key, None)
         log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115  (the node outlives this function)
         process = subprocess.Popen(
             command, cwd=self.base, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -172,6 +192,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluste
         patch.setattr("ray._private.services.resolve_ip_for_localhost", lambda host: host)
         for name, value in TEST_CLUSTER_ENV.items():
             patch.setenv(name, value)
+        patch.setenv("PYTHONPATH", loopback_pythonpath(cluster.base / "loopback"))
         try:
             cluster.add_node("head", head=True)
             cluster.add_node("worker")
@@ -367,3 +388,56 @@ def test_baselines_and_the_local_compare_never_import_ray(tmp_path: Path) -> Non
     (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
     result = subprocess.run([sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
+
+
+def wait_for_line(path: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (path.read_text(errors="replace") if path.exists() else ""):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not in {path} after {timeout} s:\n{path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+
+
+@needs_ray
+def test_readme_cluster_steps_work_after_ray_local_wrote_a_token(tmp_path: Path) -> None:
+    """The README's order on one machine, loopback only: `compare --ray local` (Ray 2.60 writes ~/.ray/auth_token),
+    then `ray start --head` (which turns token authentication on because that token exists), then
+    `compare --ray HEAD:PORT`, which must send the token; a wrong token is one line, and nothing is written."""
+    home, ray_temp = tmp_path / "home", Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env.update(HOME=str(home), RAY_TMPDIR=str(ray_temp), RAY_USAGE_STATS_ENABLED="0")
+    env.update(PYTHONPATH=loopback_pythonpath(tmp_path / "loopback"))
+    small = ["--quick", "--algos", "ars", "--envs", ENVS[1], "--seeds", "1", "--no-progress"]
+
+    def compare(ray: str, out: str, **extra_env: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "baselines", "compare", "--ray", ray, "--out", out, *small]
+        return subprocess.run(command, cwd=tmp_path, env={**env, **extra_env}, capture_output=True, text=True)
+
+    cluster = LoopbackCluster(tmp_path / "cluster", env={"HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"})
+    try:
+        local = compare("local", "results-local")
+        assert local.returncode == 0, local.stderr[-3000:]
+        assert (home / ".ray" / "auth_token").is_file()  # what the README's next steps meet
+        head = cluster.add_node("head", head=True)
+        wait_for_line(cluster.base / "head.log", "Ray runtime started", NODE_START_TIMEOUT_S)
+        assert "Token authentication is enabled" in (cluster.base / "head.log").read_text(errors="replace")
+
+        wrong = compare(cluster.address, "results-wrong", RAY_AUTH_TOKEN="0" * 32)
+        assert wrong.returncode == 2, wrong.stderr[-3000:]
+        assert wrong.stderr.strip().splitlines() == [
+            f"cartpole-baselines compare: error: the Ray cluster at {cluster.address} refused this machine's token "
+            "(token authentication): copy the head's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN to its content), "
+            "or start the cluster with RAY_AUTH_MODE=disabled on a trusted network"
+        ]
+        assert not (tmp_path / "results-wrong").exists()
+
+        on_cluster = compare(cluster.address, "results-cluster")
+        assert on_cluster.returncode == 0, on_cluster.stderr[-3000:]
+        [row] = read_csv(tmp_path / "results-cluster" / RESULTS_CSV)
+        assert (row["algo"], row["seed"], row["status"]) == ("ars", "0", "finished")
+        assert "InvalidAuthToken" not in on_cluster.stderr
+        assert head.process.poll() is None
+    finally:
+        cluster.close()
+        shutil.rmtree(ray_temp, ignore_errors=True)

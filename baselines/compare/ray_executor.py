@@ -191,6 +191,8 @@ def check_ray_address(address: str) -> Any:
     Fails within ``CONNECT_DEADLINE_S`` with one line naming the fix, rather than after Ray's own minutes of retries
     (or never, at an address where something other than Ray answers).
     """
+    if address != LOCAL:
+        use_token_if_available()  # before Ray reads its configuration, at import
     try:
         import ray
     except ImportError as error:
@@ -212,7 +214,6 @@ def check_ray_address(address: str) -> Any:
         socket.create_connection((host.strip("[]"), int(port)), timeout=TCP_TIMEOUT_S).close()
     except OSError as error:
         raise CompareError(f"no Ray cluster answers at {address} ({error}); {START_HINT}, or use --ray local") from None
-    use_token_if_available()
     _try_joining(address, CONNECT_DEADLINE_S - (time.monotonic() - started))
     return ray
 
@@ -230,6 +231,10 @@ def use_token_if_available() -> None:
     token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
     if os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file():
         os.environ[AUTH_MODE_VARIABLE] = "token"
+        if "ray" in sys.modules:  # imported before: make Ray read the variable again, as Ray itself does then
+            from ray._raylet import Config
+
+            Config.initialize("")
 
 
 def _try_joining(address: str, timeout: float) -> None:
