@@ -16,7 +16,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from baselines.compare import (
     run_matrix,
 )
 from baselines.compare import plan as compare_plan
+from baselines.compare.ray_executor import TASK_TEMP_PREFIX
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG
 from baselines.runs import METRICS_FILE, RUN_FILES, SUMMARY_FILE
 
@@ -441,3 +442,82 @@ def test_readme_cluster_steps_work_after_ray_local_wrote_a_token(tmp_path: Path)
     finally:
         cluster.close()
         shutil.rmtree(ray_temp, ignore_errors=True)
+
+
+def own_processes(marker: str) -> list[int]:
+    """The processes whose command line or environment names ``marker`` (what a test started, and their children)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@needs_ray
+def test_sigterm_and_sigkill_of_a_ray_compare_leave_no_task_directories(tmp_path: Path) -> None:
+    """`compare --ray local` (loopback): SIGTERM ends it as Ctrl-C does, exit code 143 and no Ray dump; SIGKILL
+    leaves no task directory behind either (each task's reaper removes it)."""
+    ray_temp, tasks = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")), tmp_path / "tasks"
+    tasks.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env.update(HOME=str(tmp_path), RAY_TMPDIR=str(ray_temp), TMPDIR=str(tasks), RAY_USAGE_STATS_ENABLED="0")
+    env.update(PYTHONPATH=loopback_pythonpath(tmp_path / "loopback"))
+    args = ["--quick", "--algos", "reinforce", "--envs", ENVS[0], "--seeds", "2", "--no-progress"]
+    try:
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            out = tmp_path / f"out-{signum.name}"
+            command = [sys.executable, "-m", "baselines", "compare", "--ray", "local", "--out", str(out), *args]
+            driver = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            assert wait_until(lambda: any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 120), "no task started"
+            driver.send_signal(signum)
+            _, stderr = driver.communicate(timeout=60)
+            if signum == signal.SIGTERM:
+                assert driver.returncode == 143, stderr[-3000:]
+                assert stderr.strip().splitlines()[-1] == "cartpole-baselines compare: interrupted", stderr[-3000:]
+                assert not re.search(r"^\[\d{4}-\d\d-\d\d .*\] ", stderr, re.MULTILINE), stderr[-3000:]  # C++ logs
+                assert (out / RESULTS_CSV).is_file()  # an interrupted compare still writes its results
+            else:
+                assert driver.returncode == -signal.SIGKILL
+            assert wait_until(lambda: not any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 30), sorted(tasks.iterdir())
+            assert wait_until(lambda: not own_processes(str(ray_temp)), 60), "the local Ray instance outlived compare"
+    finally:
+        for pid in own_processes(str(ray_temp)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(ray_temp, ignore_errors=True)
+
+
+@needs_ray
+def test_an_address_where_something_else_answers_is_refused_within_the_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from baselines.compare.ray_executor import CONNECT_DEADLINE_S
+
+    with socket.socket() as server:  # a plain TCP server on loopback: accepts, never speaks Ray's protocol
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        out = tmp_path / "out"
+        started = time.monotonic()
+        assert main(["compare", "--ray", address, "--out", str(out), "--quick", "--no-progress"]) == 2
+        elapsed = time.monotonic() - started
+    assert capsys.readouterr().err.splitlines() == [
+        f"cartpole-baselines compare: error: no Ray cluster answers at {address} within {CONNECT_DEADLINE_S:.0f} s "
+        "(something answers there, but not a Ray head, or the cluster's nodes are unreachable from here); start one "
+        "with `ray start --head --port 6379` (and `ray start --address HEAD_HOST:6379` on the others), or use --ray "
+        "local"
+    ]
+    assert elapsed < CONNECT_DEADLINE_S + 15  # planning the runs, then the deadline: not Ray's minutes
+    assert not out.exists() and not ray.is_initialized()

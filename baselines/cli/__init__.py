@@ -63,9 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(command.run())
     except SystemExit as exit_:  # --help (0) or an argument error (2, tyro printed the message)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM where a command handles it (exit code 143)
         print(f"{label}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)
     except OSError as error:  # e.g. ENOSPC or EROFS while writing a run: the files written so far stay
         print(f"{name}: error: {_describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILURE

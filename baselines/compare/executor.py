@@ -11,6 +11,12 @@ from typing import Protocol
 from baselines.compare.plan import CompareSettings, RunSpec
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is (runs in flight stopped, results written); the CLI exits with ``exit_code``."""
+
+    exit_code = 143  # 128 + SIGTERM, what shells report for a process that SIGTERM ended
+
+
 class Executor(Protocol):
     """``compare`` calls ``open`` before it writes anything into ``DIR``, then ``run``, and ``close`` at the end."""
 

@@ -25,20 +25,25 @@ never import it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import platform
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from baselines.atomic import atomic_write_bytes
+from baselines.compare.executor import Terminated
 from baselines.compare.plan import WORKER_ERROR_FILE, CompareError, CompareSettings, RunSpec
 from baselines.compare.results import is_finished
 from baselines.compare.task import (
@@ -57,9 +62,11 @@ RAY_EXTRA_HINT = 'pip install "continuous-cartpole[ray]"'
 START_HINT = "start one with `ray start --head --port 6379` (and `ray start --address HEAD_HOST:6379` on the others)"
 NODE_FAILURE_RETRIES = 3  # a run is retried this many times when its node dies, then recorded as failed
 TCP_TIMEOUT_S = 5.0  # the head's port must accept a connection within this
-CONNECT_DEADLINE_S = 30.0  # --ray HOST:PORT joins the cluster within this, or compare stops with one line
+CONNECT_DEADLINE_S = 20.0  # --ray HOST:PORT joins the cluster within this, or compare stops with one line
 AUTH_MODE_VARIABLE = "RAY_AUTH_MODE"
 AUTH_FAILURE_MARKERS = ("InvalidAuthToken", "AuthenticationError", "UNAUTHENTICATED", "Unauthenticated")
+# A task's reaper (_task_directory): removes the task's directory once the task's process closes the pipe or dies.
+REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
 # Run in a subprocess by check_ray_address: join the cluster as the driver will, and leave.
 JOIN_CHECK = (
     "import sys, ray; ray.init(address=sys.argv[1], logging_level='error', log_to_driver=False); ray.shutdown()"
@@ -102,8 +109,8 @@ def _code_hash(*package_dirs: Path) -> str:
 
 def train_on_node(run: RunSpec, settings: CompareSettings, device: str) -> dict[str, Any]:
     """Ray task: train ``run`` in a temporary directory and return its files; a failed run is returned as data."""
-    with tempfile.TemporaryDirectory(prefix=TASK_TEMP_PREFIX) as temp:
-        run_dir = Path(temp) / "run"
+    with _task_directory() as temp:
+        run_dir = temp / "run"
         try:
             init_training_process()
             outcome = train_one(run, str(run_dir), settings, device)
@@ -113,6 +120,26 @@ def train_on_node(run: RunSpec, settings: CompareSettings, device: str) -> dict[
             outcome = {"status": FAILED, "text": f"failed ({reason[:80]})"}
         files = {path.name: path.read_bytes() for path in sorted(run_dir.iterdir()) if _is_run_file(path)}
     return {"fingerprint": environment_fingerprint(), "node": _node_address(), "outcome": outcome, "files": files}
+
+
+@contextlib.contextmanager
+def _task_directory() -> Iterator[Path]:
+    """A temporary directory that is removed however this process ends, SIGKILL included.
+
+    A driver killed with SIGKILL takes its tasks' workers with it, killed too: a reaper process, in a session of its
+    own, waits for the end of its stdin, which comes when this process closes the pipe or dies, and then removes
+    the directory.
+    """
+    path = Path(tempfile.mkdtemp(prefix=TASK_TEMP_PREFIX))
+    reaper = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", REAPER, str(path)], stdin=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        reaper.stdin.close()  # type: ignore[union-attr]
+        reaper.wait()
 
 
 def _is_run_file(path: Path) -> bool:
@@ -141,11 +168,19 @@ class RayExecutor:
         self._started_here = False
         self._gpus = 0
         self._expected: dict[str, str] = {}
+        self._on_sigterm: Any = None
+        self._terminated = False
 
     def open(self) -> None:
         ray = check_ray_address(self.address)
+        on_sigterm = signal.getsignal(signal.SIGTERM)
         self._started_here = _connect(ray, self.address)
         self._ray = ray
+        if self._started_here and threading.current_thread() is threading.main_thread():
+            # ray.init makes SIGTERM exit at once (sys.exit(15)) with Ray's C++ dump; handled as Ctrl-C instead,
+            # the tasks are cancelled and remove their directories. Restored by close().
+            self._on_sigterm = on_sigterm
+            signal.signal(signal.SIGTERM, self._terminate)
         try:
             self._gpus = gpus_per_task(ray, self.address, self.device)
             self._expected = environment_fingerprint()
@@ -159,12 +194,23 @@ class RayExecutor:
         into its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled)."""
         if self._ray is None:
             raise RuntimeError("RayExecutor.run needs open() first")
-        _run_tasks(self._ray, root, runs, settings, self.device, self._gpus, self._expected, progress)
+        try:
+            _run_tasks(self._ray, root, runs, settings, self.device, self._gpus, self._expected, progress)
+        except KeyboardInterrupt as interrupt:  # Ray's waits re-raise a signal's exception as a KeyboardInterrupt
+            if self._terminated and not isinstance(interrupt, Terminated):
+                raise Terminated from interrupt
+            raise
+
+    def _terminate(self, signum: int, frame: object) -> None:
+        self._terminated = True
+        raise Terminated
 
     def close(self) -> None:
         if self._ray is not None and self._started_here:
             self._ray.shutdown()
-        self._ray, self._started_here = None, False
+        if self._on_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._ray, self._started_here, self._on_sigterm = None, False, None
 
 
 def run_matrix_on_ray(
