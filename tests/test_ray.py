@@ -480,7 +480,8 @@ def test_sigterm_and_sigkill_of_a_ray_compare_leave_no_task_directories(tmp_path
             out = tmp_path / f"out-{signum.name}"
             command = [sys.executable, "-m", "baselines", "compare", "--ray", "local", "--out", str(out), *args]
             driver = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
-            assert wait_until(lambda: any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 120), "no task started"
+            started = wait_until(lambda d=driver: d.poll() is not None or any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 180)
+            assert started and driver.poll() is None, f"no task started:\n{driver.communicate()[1][-3000:]}"
             driver.send_signal(signum)
             _, stderr = driver.communicate(timeout=60)
             if signum == signal.SIGTERM:
