@@ -103,7 +103,7 @@ class Node:
         """Freeze every process of the node, then kill them all: a lost machine cleans nothing up.
 
         Ray starts each worker in a process group of its own, in the node's session: the session, and the node's
-        temp dir on a command line, find them all.
+        temp dirs on a command line (a task's reaper has a session of its own), find them all.
         """
         for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGKILL):  # the last pass: anything started meanwhile
             for pid in self.processes():
@@ -116,7 +116,8 @@ class Node:
         for entry in Path("/proc").glob("[0-9]*"):
             pid = int(entry.name)
             try:
-                named = str(self.ray_temp).encode() in (entry / "cmdline").read_bytes()
+                cmdline = (entry / "cmdline").read_bytes()  # a task's reaper names its task's directory
+                named = str(self.ray_temp).encode() in cmdline or str(self.task_temp).encode() in cmdline
                 if named or os.getsid(pid) == self.process.pid:
                     found.append(pid)
             except OSError:  # ended meanwhile
