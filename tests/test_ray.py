@@ -78,10 +78,13 @@ ray.util.get_node_ip_address = lambda address=None: "127.0.0.1"  # where a local
 """
 
 
+ORIGINAL_PYTHONPATH = os.environ.get("PYTHONPATH")
+
+
 def loopback_pythonpath(directory: Path) -> str:
     directory.mkdir(exist_ok=True)
     (directory / "sitecustomize.py").write_text(LOOPBACK_SITECUSTOMIZE, encoding="utf-8")
-    return os.pathsep.join(filter(None, [str(directory), os.environ.get("PYTHONPATH")]))
+    return os.pathsep.join(filter(None, [str(directory), ORIGINAL_PYTHONPATH]))
 
 
 def free_port() -> int:
@@ -388,7 +391,10 @@ def test_baselines_and_the_local_compare_never_import_ray(tmp_path: Path) -> Non
             print("ok")
     """
     (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
-    result = subprocess.run([sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": ORIGINAL_PYTHONPATH or ""}  # without the cluster fixture's sitecustomize
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, timeout=300, env=env
+    )
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
 
 
@@ -416,14 +422,14 @@ def test_readme_cluster_steps_work_after_ray_local_wrote_a_token(tmp_path: Path)
         command = [sys.executable, "-m", "baselines", "compare", "--ray", ray, "--out", out, *small]
         return subprocess.run(command, cwd=tmp_path, env={**env, **extra_env}, capture_output=True, text=True)
 
-    cluster = LoopbackCluster(tmp_path / "cluster", env={"HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"})
+    node_env = {"HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": None}  # Ray's default mode
+    cluster = LoopbackCluster(tmp_path / "cluster", env=node_env)
     try:
         local = compare("local", "results-local")
         assert local.returncode == 0, local.stderr[-3000:]
         assert (home / ".ray" / "auth_token").is_file()  # what the README's next steps meet
         head = cluster.add_node("head", head=True)
         wait_for_line(cluster.base / "head.log", "Ray runtime started", NODE_START_TIMEOUT_S)
-        assert "Token authentication is enabled" in (cluster.base / "head.log").read_text(errors="replace")
 
         wrong = compare(cluster.address, "results-wrong", RAY_AUTH_TOKEN="0" * 32)
         assert wrong.returncode == 2, wrong.stderr[-3000:]
@@ -492,8 +498,9 @@ def test_sigterm_and_sigkill_of_a_ray_compare_leave_no_task_directories(tmp_path
                 assert (out / RESULTS_CSV).is_file()  # an interrupted compare still writes its results
             else:
                 assert driver.returncode == -signal.SIGKILL
-            assert wait_until(lambda: not any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 30), sorted(tasks.iterdir())
-            assert wait_until(lambda: not own_processes(str(ray_temp)), 60), "the local Ray instance outlived compare"
+            # The instance, its workers and the tasks' reapers (all of them carry RAY_TMPDIR) end, then nothing is left.
+            assert wait_until(lambda: not own_processes(str(ray_temp)), 90), "the local Ray instance outlived compare"
+            assert wait_until(lambda: not any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 10), sorted(tasks.iterdir())
     finally:
         for pid in own_processes(str(ray_temp)):
             with contextlib.suppress(ProcessLookupError):

@@ -29,6 +29,7 @@ import contextlib
 import hashlib
 import os
 import platform
+import secrets
 import shutil
 import signal
 import socket
@@ -66,7 +67,13 @@ CONNECT_DEADLINE_S = 20.0  # --ray HOST:PORT joins the cluster within this, or c
 AUTH_MODE_VARIABLE = "RAY_AUTH_MODE"
 AUTH_FAILURE_MARKERS = ("InvalidAuthToken", "AuthenticationError", "UNAUTHENTICATED", "Unauthenticated")
 # A task's reaper (_task_directory): removes the task's directory once the task's process closes the pipe or dies.
+# Started through a launcher that exits at once, so that it is not the task's child: Ray kills a worker's children
+# when the worker exits (RAY_kill_child_processes_on_worker_exit), which it does when its raylet dies.
 REAPER = "import shutil, sys; sys.stdin.buffer.read(); shutil.rmtree(sys.argv[1], ignore_errors=True)"
+LAUNCH_REAPER = (
+    "import subprocess, sys; "
+    "subprocess.Popen([sys.executable, '-I', '-S', '-c', *sys.argv[1:]], start_new_session=True)"
+)
 # Run in a subprocess by check_ray_address: join the cluster as the driver will, and leave.
 JOIN_CHECK = (
     "import sys, ray; ray.init(address=sys.argv[1], logging_level='error', log_to_driver=False); ray.shutdown()"
@@ -127,19 +134,20 @@ def _task_directory() -> Iterator[Path]:
     """A temporary directory that is removed however this process ends, SIGKILL included.
 
     A driver killed with SIGKILL takes its tasks' workers with it, killed too: a reaper process, in a session of its
-    own, waits for the end of its stdin, which comes when this process closes the pipe or dies, and then removes
-    the directory.
+    own and not this process's child, waits for the end of its stdin, which comes when this process closes the pipe
+    or dies, and then removes the directory.
     """
-    path = Path(tempfile.mkdtemp(prefix=TASK_TEMP_PREFIX))
-    reaper = subprocess.Popen(
-        [sys.executable, "-I", "-S", "-c", REAPER, str(path)], stdin=subprocess.PIPE, start_new_session=True
+    path = Path(tempfile.gettempdir()) / f"{TASK_TEMP_PREFIX}{secrets.token_hex(8)}"
+    launcher = subprocess.Popen(  # first: a directory never exists without its reaper
+        [sys.executable, "-I", "-S", "-c", LAUNCH_REAPER, REAPER, str(path)], stdin=subprocess.PIPE
     )
     try:
+        launcher.wait()
+        path.mkdir(mode=0o700)  # as mkdtemp does: private, and never an existing directory
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
-        reaper.stdin.close()  # type: ignore[union-attr]
-        reaper.wait()
+        launcher.stdin.close()  # type: ignore[union-attr]  # the reaper sees the end of its stdin, and exits
 
 
 def _is_run_file(path: Path) -> bool:
@@ -182,9 +190,10 @@ class RayExecutor:
             self._on_sigterm = on_sigterm
             signal.signal(signal.SIGTERM, self._terminate)
         try:
-            self._gpus = gpus_per_task(ray, self.address, self.device)
-            self._expected = environment_fingerprint()
-            _probe_nodes(ray, self._expected)
+            with self._sigterm_as_terminated():
+                self._gpus = gpus_per_task(ray, self.address, self.device)
+                self._expected = environment_fingerprint()
+                _probe_nodes(ray, self._expected)
         except BaseException:
             self.close()
             raise
@@ -194,16 +203,22 @@ class RayExecutor:
         into its directory under ``root`` as its result arrives; interruptions propagate (the tasks are cancelled)."""
         if self._ray is None:
             raise RuntimeError("RayExecutor.run needs open() first")
-        try:
+        with self._sigterm_as_terminated():
             _run_tasks(self._ray, root, runs, settings, self.device, self._gpus, self._expected, progress)
-        except KeyboardInterrupt as interrupt:  # Ray's waits re-raise a signal's exception as a KeyboardInterrupt
-            if self._terminated and not isinstance(interrupt, Terminated):
-                raise Terminated from interrupt
-            raise
 
     def _terminate(self, signum: int, frame: object) -> None:
         self._terminated = True
         raise Terminated
+
+    @contextlib.contextmanager
+    def _sigterm_as_terminated(self) -> Iterator[None]:
+        """Ray's waits re-raise the exception of a signal handler as a plain KeyboardInterrupt: SIGTERM's again."""
+        try:
+            yield
+        except KeyboardInterrupt as interrupt:
+            if self._terminated and not isinstance(interrupt, Terminated):
+                raise Terminated from interrupt
+            raise
 
     def close(self) -> None:
         if self._ray is not None and self._started_here:
@@ -295,7 +310,9 @@ def _try_joining(address: str, timeout: float) -> None:
             timeout=max(timeout, 1.0),
             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
         )
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as timeout_error:  # Ray retries a refused token for seconds before it gives up
+        if _names_an_auth_failure(timeout_error.stdout, timeout_error.stderr):
+            raise CompareError(_token_refused(address)) from None
         raise CompareError(
             f"no Ray cluster answers at {address} within {CONNECT_DEADLINE_S:.0f} s (something answers there, but "
             f"not a Ray head, or the cluster's nodes are unreachable from here); {START_HINT}, or use --ray local"
@@ -303,14 +320,23 @@ def _try_joining(address: str, timeout: float) -> None:
     if result.returncode == 0:
         return
     output = result.stdout + result.stderr
-    if any(marker in output for marker in AUTH_FAILURE_MARKERS):
-        raise CompareError(
-            f"the Ray cluster at {address} refused this machine's token (token authentication): copy the head's "
-            "~/.ray/auth_token here (or set RAY_AUTH_TOKEN to its content), or start the cluster with "
-            "RAY_AUTH_MODE=disabled on a trusted network"
-        )
+    if _names_an_auth_failure(output):
+        raise CompareError(_token_refused(address))
     reason = next((line.strip() for line in reversed(output.splitlines()) if line.strip()), "no output")
     raise CompareError(f"cannot join the Ray cluster at {address} ({reason}); {START_HINT}, or use --ray local")
+
+
+def _names_an_auth_failure(*outputs: str | bytes | None) -> bool:
+    text = "".join(out.decode(errors="replace") if isinstance(out, bytes) else out or "" for out in outputs)
+    return any(marker in text for marker in AUTH_FAILURE_MARKERS)
+
+
+def _token_refused(address: str) -> str:
+    return (
+        f"the Ray cluster at {address} refused this machine's token (token authentication): copy the head's "
+        "~/.ray/auth_token here (or set RAY_AUTH_TOKEN to its content), or start the cluster with "
+        "RAY_AUTH_MODE=disabled on a trusted network"
+    )
 
 
 def _connect(ray: Any, address: str) -> bool:
