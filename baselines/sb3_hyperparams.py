@@ -21,7 +21,6 @@ import ast
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from baselines.algorithms import CONTINUOUS, DISCRETE
@@ -207,15 +206,13 @@ ZOO_ACTIVATIONS = {
 def from_zoo_file(path: str | os.PathLike[str], *env_ids: str) -> tuple[dict[str, Any], int | None]:
     """The hyperparameters and budget (``n_timesteps``) of the first of ``env_ids`` in an rl-baselines3-zoo file.
 
-    The file is read with ``yaml.safe_load`` and its ``policy_kwargs`` string parsed as literals, never run.
-    ``ValueError`` naming the problem for an unreadable file, a missing env or a zoo-only key.
+    The file is read by ``bounded_read.read_yaml`` (plain data, bounded in size, depth and alias expansion) and its
+    ``policy_kwargs`` string parsed as literals, never run. ``ValueError`` naming the problem for an unreadable file,
+    a missing env or a zoo-only key.
     """
-    import yaml
+    from baselines.bounded_read import read_yaml
 
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"unreadable: {error}") from error
+    document = read_yaml(path, what="hyperparameter file")
     if not isinstance(document, dict):
         raise ValueError("is not rl-baselines3-zoo's layout (a mapping of env id -> hyperparameters)")
     entry = next((document[env_id] for env_id in env_ids if env_id in document), None)

@@ -11,6 +11,7 @@ the ``tensorboard`` extra: ``pip install "continuous-cartpole[tensorboard]"``.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -35,4 +36,20 @@ def open_writer(root: str | os.PathLike[str], algo: str, env_id: str, seed: int)
     check_tensorboard()
     from torch.utils.tensorboard import SummaryWriter
 
+    _quiet_writer_threads()
     return SummaryWriter(log_dir=str(run_log_dir(root, algo, env_id, seed)))
+
+
+def _quiet_writer_threads() -> None:
+    """No traceback from TensorBoard's writer thread (a full disk): the writer raises the same error in the training
+    thread at its next write or at close, where it is reported in one line."""
+    if getattr(threading.excepthook, "quiets_tensorboard", False):
+        return
+    previous = threading.excepthook
+
+    def excepthook(args: threading.ExceptHookArgs) -> None:
+        if not type(args.thread).__module__.startswith("tensorboard."):
+            previous(args)
+
+    excepthook.quiets_tensorboard = True  # type: ignore[attr-defined]
+    threading.excepthook = excepthook

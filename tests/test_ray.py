@@ -493,7 +493,7 @@ def test_sigterm_and_sigkill_of_a_ray_compare_leave_no_task_directories(tmp_path
             _, stderr = driver.communicate(timeout=60)
             if signum == signal.SIGTERM:
                 assert driver.returncode == 143, stderr[-3000:]
-                assert stderr.strip().splitlines()[-1] == "cartpole-baselines compare: interrupted", stderr[-3000:]
+                assert stderr.strip().splitlines()[-1] == "cartpole-baselines compare: terminated", stderr[-3000:]
                 assert not re.search(r"^\[\d{4}-\d\d-\d\d .*\] ", stderr, re.MULTILINE), stderr[-3000:]  # C++ logs
                 assert (out / RESULTS_CSV).is_file()  # an interrupted compare still writes its results
             else:

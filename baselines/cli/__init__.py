@@ -6,14 +6,18 @@ in ``baselines.configs``. Nothing on the way to ``--help`` or an argument error 
 matplotlib: each ``run`` imports what it needs. User errors (``CliError`` and the package's ``ValueError``\\ s for
 runs, checkpoints and diverged training) print one line on stderr and exit with code 2; argument errors are tyro's
 messages, also exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C is one line
-and exit code 130.
+and exit code 130; SIGTERM is handled as Ctrl-C is (the command finishes its files: a run's summary, no temporary
+files left) and exits 143.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Union
 
 import tyro
@@ -23,6 +27,7 @@ from baselines.cli.common import EXIT_USAGE, PROG, CliError
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
 SUBCOMMANDS = (train, evaluate, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
@@ -38,12 +43,35 @@ def command_type() -> Any:
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors that mean bad input, not a bug (imported only now: their modules load gymnasium)."""
+    from baselines.bounded_read import FileRefused
     from baselines.checkpoint import CheckpointError
     from baselines.evaluation import NonFiniteActions
     from baselines.runs import RunError
     from baselines.training import TrainingDiverged
 
-    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions)
+    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions, FileRefused)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same cleanup runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(enabled: bool = True) -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread; a second SIGTERM ends the process at once."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,12 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             registry=train.registry,
         )
         label = name
-        return int(command.run())
+        # compare's worker processes do not get the parent's SIGTERM: it keeps the default (they exit with it)
+        with sigterm_as_interrupt(enabled=not isinstance(command, compare.Compare)):
+            return int(command.run())
     except SystemExit as exit_:  # --help (0) or an argument error (2, tyro printed the message)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM where a command handles it (exit code 143)
-        print(f"{label}: interrupted", file=sys.stderr)
-        return getattr(interrupt, "exit_code", EXIT_INTERRUPTED)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C; SIGTERM as Terminated, here or compare's on Ray (exit_code 143)
+        terminated = isinstance(interrupt, Terminated) or getattr(interrupt, "exit_code", None) == EXIT_TERMINATED
+        print(f"{label}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as error:  # e.g. ENOSPC or EROFS while writing a run: the files written so far stay
         print(f"{name}: error: {_describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILURE

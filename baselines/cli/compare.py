@@ -66,6 +66,7 @@ class Compare:
     """also write every run's curves as TensorBoard scalars, one run per DIR/ALGO/ENV/seedS"""
 
     def run(self) -> int:
+        from baselines.bounded_read import RESULTS_CSV_BYTES, read_text
         from baselines.compare import FULL_SEEDS, QUICK_SEEDS, RESULTS_MD, CompareError, compare, default_algos
         from baselines.configs import EVAL_EVERY
         from baselines.plotting import CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, PlotError
@@ -94,7 +95,7 @@ class Compare:
             raise CliError(str(error)) from error
         except OSError as error:  # a full or read-only disk: files written before are untouched (atomic writes)
             raise CliError(f"cannot write into {self.out}: {error}") from error
-        print((self.out / RESULTS_MD).read_text(encoding="utf-8"))
+        print(read_text(self.out / RESULTS_MD, RESULTS_CSV_BYTES, "results table"))
         print(
             f"wrote {self.out / RESULTS_CSV}, {self.out / RESULTS_MD}, {self.out / CURVES_PNG} and "
             f"{self.out / STATISTICS_PNG}"

@@ -19,6 +19,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from baselines.bounded_read import METRICS_CSV_BYTES, open_regular
 from baselines.compare.plan import CompareError, CompareSettings, RunSpec
 from baselines.compare.results import is_finished
 from baselines.compare.task import (
@@ -114,12 +115,12 @@ def run_matrix(
 def _steps_so_far(run_dir: Path) -> int:
     """The env steps of the run's last evaluation, from its metrics.csv (0 before the first one, or if unreadable)."""
     try:
-        with open(run_dir / METRICS_FILE, "rb") as file:
-            file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - 512))  # the last row is all we need
-            last = file.read().decode("utf-8", "replace").strip().rsplit("\n", 1)[-1]
+        with open_regular(run_dir / METRICS_FILE, METRICS_CSV_BYTES, "metrics") as fd:
+            os.lseek(fd, max(0, os.lseek(fd, 0, os.SEEK_END) - 512), os.SEEK_SET)  # the last row is all we need
+            tail = os.read(fd, 512)
+        last = tail.decode("utf-8", "replace").strip().rsplit("\n", 1)[-1]
         return int(float(last.split(",", 1)[0]))
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # FileRefused included: a FIFO or a device is never read
         return 0
 
 
