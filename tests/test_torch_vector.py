@@ -226,11 +226,15 @@ class HostReadRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+PER_SUB_ENV = {"randomize": {"length": (0.25, 1.0), "force_mag": (5.0, 15.0)}, "gravity": np.linspace(5, 15, 16)}
+
+
+@pytest.mark.parametrize("physics", [{}, PER_SUB_ENV], ids=["shared", "per-sub-env-and-randomized"])
 @pytest.mark.parametrize("mode", list(AutoresetMode))
 @pytest.mark.parametrize("continuous", [True, False])
-def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mode: AutoresetMode) -> None:
+def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mode: AutoresetMode, physics) -> None:
     env = TorchCartPoleVectorEnv(
-        16, continuous=continuous, max_episode_steps=5, validate_actions=False, autoreset_mode=mode
+        16, continuous=continuous, max_episode_steps=5, validate_actions=False, autoreset_mode=mode, **physics
     )
     env.reset(seed=0)
     actions = torch.zeros((16, 1)) if continuous else torch.ones(16, dtype=torch.int64)
@@ -369,16 +373,23 @@ def test_reset_mask_resets_only_the_masked_sub_envs() -> None:
         TorchCartPoleVectorEnv(4).reset(options={"reset_mask": mask})
 
 
-def test_disabled_mode_refuses_to_step_an_ended_episode_when_validating() -> None:
-    env = TorchCartPoleVectorEnv(2, continuous=False, max_episode_steps=2, autoreset_mode="Disabled")
+def test_disabled_mode_warns_once_when_an_ended_episode_is_stepped_and_pays_nothing_for_failing_again() -> None:
+    env = TorchCartPoleVectorEnv(2, continuous=False, max_episode_steps=200, autoreset_mode="Disabled")
     env.reset(seed=0)
-    env.step(torch.ones(2, dtype=torch.int64))
-    _, _, _, truncated, _ = env.step(torch.ones(2, dtype=torch.int64))
-    assert truncated.all()
-    with pytest.raises(ValueError, match=r"sub-envs \[0, 1\] ended their episode.*reset_mask"):
-        env.step(torch.ones(2, dtype=torch.int64))
-    env.reset(options={"reset_mask": torch.tensor([True, True])})
-    env.step(torch.ones(2, dtype=torch.int64))
+    env.state = env.state[:, :1].repeat(1, 2)  # both sub-envs the same: they fail on the same step
+    push = torch.ones(2, dtype=torch.int64)
+    terminated = torch.zeros(2, dtype=torch.bool)
+    while not terminated.any():
+        _, _, terminated, _, _ = env.step(push)
+    with pytest.warns(UserWarning, match=r"sub-envs \[0, 1\] are stepped after their episode ended.*reset_mask"):
+        _, reward, terminated, _, _ = env.step(push)
+    assert terminated.all() and (reward == 0.0).all()  # failing again pays nothing, as in the NumPy env
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.step(push)  # warned once
+        env.reset(options={"reset_mask": torch.tensor([True, True])})
+        _, reward, terminated, _, _ = env.step(push)
+    assert not terminated.any() and (reward == 1.0).all()
 
 
 def test_autoreset_mode_errors_and_per_instance_metadata() -> None:
@@ -465,7 +476,7 @@ def test_physics_blocks_join_like_one_batch(mode: AutoresetMode) -> None:
         assert all(torch.equal(a, b) for a, b in zip(one, other, strict=True))
         assert one_info.keys() == other_info.keys()
         assert all(torch.equal(one_info[key], other_info[key]) for key in one_info)
-        if mode == AutoresetMode.DISABLED:
+        if mode == AutoresetMode.DISABLED and whole.prev_done.any():  # an empty mask is refused
             mask = whole.prev_done.clone()
             whole.reset(options={"reset_mask": mask})
             blocked.reset(options={"reset_mask": mask})
