@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.configs import ARSConfig
+from baselines.configs import ARSConfig, randomize_kwargs
 from baselines.devices import resolve_device
 from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole.registration import registered_id
@@ -224,7 +224,7 @@ def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainRes
     env_id = registered_id(config.env_id)
     n, k = config.n_directions, config.episodes_per_direction
     top_b = config.top_b or n
-    envs = make_torch_vector_env(env_id, 2 * n * k, device=device, validate_actions=False)
+    envs = make_torch_vector_env(env_id, 2 * n * k, device=device, validate_actions=False, **randomize_kwargs(config))
     env_seed, noise_seed = np.random.SeedSequence(config.seed).generate_state(2)
     envs.reset(seed=int(env_seed))  # later resets continue this seeded stream
     noise = torch.Generator(device=device).manual_seed(int(noise_seed))

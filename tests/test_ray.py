@@ -38,6 +38,7 @@ from baselines.compare import (
 )
 from baselines.compare import plan as compare_plan
 from baselines.compare.ray_executor import TASK_TEMP_PREFIX
+from baselines.compare.robustness import ROBUSTNESS_CSV, ROBUSTNESS_PNG
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG
 from baselines.runs import METRICS_FILE, RUN_FILES, SUMMARY_FILE
 
@@ -331,7 +332,10 @@ def test_compare_cli_runs_on_the_cluster(cluster: LoopbackCluster, tmp_path: Pat
     assert (row["algo"], row["env_id"], row["seed"], row["status"]) == ("ars", ENVS[1], "0", "finished")
     assert int(row["solved_env_steps"]) > 0
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        [COMPARE_FILE, "runs", RESULTS_CSV, CURVES_CSV, RESULTS_MD, CURVES_PNG, STATISTICS_PNG]
+        [
+            *(COMPARE_FILE, "runs", RESULTS_CSV, CURVES_CSV, RESULTS_MD, CURVES_PNG, STATISTICS_PNG),
+            *(ROBUSTNESS_CSV, ROBUSTNESS_PNG),
+        ]
     )
 
 

@@ -29,8 +29,6 @@ SKIPPED = {
     r" play ": "opens a window for the keyboard (tests/test_rendering.py covers the renderer)",
     r" --human": "opens a window (tests/test_rendering.py covers the renderer)",
     r"^tensorboard ": "a server that runs until it is stopped",
-    r"--hyperparams-file ppo\.yml": "ppo.yml is not shipped yet (issue 20's --hyperparams-file item ships it): "
-    "remove this entry then",
 }
 FASTER = {  # command pattern -> arguments appended, and why
     r"compare --quick ": (

@@ -13,23 +13,24 @@ files left) and exits 143.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import errno
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any, Union
 
 import tyro
 
-from baselines.cli import compare, evaluate, play, plot, render, train
+from baselines.cli import compare, evaluate, play, plot, render, robustness, train
 from baselines.cli.common import EXIT_USAGE, PROG, CliError
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
-SUBCOMMANDS = (train, evaluate, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
+SUBCOMMANDS = (train, evaluate, robustness, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
 
 def command_type() -> Any:
@@ -74,8 +75,36 @@ def sigterm_as_interrupt(enabled: bool = True) -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def misspelt_name(args: Sequence[str]) -> str | None:
+    """One line for an unknown subcommand or algorithm name, with the closest known one: tyro would answer with a
+    box listing every choice and no suggestion."""
+    from baselines.algorithms import ALGORITHMS
+
+    if not args or args[0].startswith("-"):
+        return None
+    commands = [module.NAME for module in SUBCOMMANDS]
+    if args[0] not in commands:
+        return (
+            f"{PROG}: error: unknown command {args[0]!r}{_closest(args[0], commands)}; commands: {', '.join(commands)}"
+        )
+    if args[0] == train.NAME and len(args) > 1 and not args[1].startswith("-") and args[1] not in ALGORITHMS:
+        known = ", ".join(ALGORITHMS)
+        return f"{PROG} train: error: unknown algorithm {args[1]!r}{_closest(args[1], ALGORITHMS)}; known: {known}"
+    return None
+
+
+def _closest(name: str, choices: Iterable[str]) -> str:
+    by_lower = {choice.lower(): choice for choice in choices}
+    match = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.5)
+    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    misspelt = misspelt_name(args)
+    if misspelt is not None:
+        print(misspelt, file=sys.stderr)
+        return EXIT_USAGE
     name = f"{PROG} {args[0]}" if args and not args[0].startswith("-") else PROG
     label = PROG  # what an interruption names: the command only once it is parsed
     try:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from tyro.conf import arg
 
 from baselines.algorithms import ALGORITHMS
-from baselines.cli.common import CliError, Directory
+from baselines.cli.common import CliError, Directory, check_compare_numbers
 
 NAME = "compare"
 HELP = (
@@ -73,6 +73,7 @@ class Compare:
         from baselines.runs import FINISHED
         from continuous_cartpole import BALANCE_IDS
 
+        check_compare_numbers(self.seeds, self.eval_episodes)
         unknown = [algo for algo in self.algos or () if algo not in ALGORITHMS]
         if unknown:
             raise CliError(f"unknown algorithm(s) {', '.join(unknown)}; --algos takes {' '.join(ALGORITHMS)}")

@@ -10,7 +10,6 @@ becomes ``--top-b``, its comment the help text, ``bool`` fields ``--name/--no-na
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, Union
@@ -20,7 +19,16 @@ from tyro.conf import arg
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
 from baselines.algorithms import ALGORITHMS, CONTINUOUS, Algorithm
-from baselines.cli.common import CliError, Directory, Seed, action_kind, env_package, resolve_env_id
+from baselines.cli.common import (
+    CliError,
+    Directory,
+    RandomizeFlags,
+    Seed,
+    action_kind,
+    env_package,
+    resolve_env_id,
+)
+from baselines.configs import randomize_kwargs
 
 NAME = "train"
 HELP = (
@@ -50,7 +58,7 @@ class TrainRun(Generic[ConfigT]):
             device = resolve_device(self.config.device)
         except ValueError as error:
             raise CliError(str(error)) from error
-        _check_env_for(algorithm, env_id)
+        _check_env_for(algorithm, env_id, randomize_kwargs(self.config))
         # The run keeps the registered id and, apart, the package to import: evaluate and render import it only
         # when the user passes --gym-package again.
         package = env_package(self.config.env_id)
@@ -108,7 +116,10 @@ def command_line_view(info: StructTypeInfo) -> StructConstructorSpec | None:
         _expanding.discard(info.type)
     if not isinstance(plain, StructConstructorSpec):
         return None
-    fields = [_command_line_field(spec, info.type, algorithm) for spec in plain.fields]
+    # ``hyperparams_base`` follows from the flags: SB3's defaults under a --hyperparams-file, as in rl-baselines3-zoo
+    fields = [
+        _command_line_field(spec, info.type, algorithm) for spec in plain.fields if spec.name != "hyperparams_base"
+    ]
     if hasattr(info.type, "ALGO"):  # a Stable-Baselines3 config
         fields += _sb3_fields(info.type.ALGO)
 
@@ -137,12 +148,20 @@ def _command_line_field(spec: StructFieldSpec, config_type: type, algorithm: Alg
         return StructFieldSpec("keep_training", bool, False, "train to the budget even once solved")
     if spec.name == "progress":
         return dataclasses.replace(spec, default=True)
+    if spec.name == "randomize":  # repeated flags, one parameter each
+        help_text = (
+            "draw this physical parameter anew for every training episode, log-uniformly for masses, length, force "
+            "and tau, else uniformly (NAME=LOW:HIGH:uniform to choose); evaluations use the nominal physics; "
+            "e.g. --randomize length=0.25:1.0 --randomize masspole=0.05:0.5"
+        )
+        return StructFieldSpec("randomize", RandomizeFlags, spec.default, help_text)
     if spec.name == "hyperparams":
         help_text = (
             "JSON object of SB3 constructor arguments (and the zoo's n_envs, noise_type, noise_std) on top of the "
-            f"table's (baselines/sb3_hyperparams.py), e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
+            "table's (baselines/sb3_hyperparams.py) or of the --hyperparams-file entry's, "
+            f"e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
         )
-        return dataclasses.replace(spec, helptext=help_text)
+        return dataclasses.replace(spec, type=str, helptext=help_text)
     if spec.name in algorithm.continuous_only_options:
         return dataclasses.replace(spec, helptext=lambda: f"{_help_text(spec)} [continuous envs only]")
     if spec.name == "total_steps" and hasattr(config_type, "ALGO"):
@@ -165,7 +184,8 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
             "hyperparams_file",
             Annotated[Path | None, arg(metavar="FILE.yml")],
             None,
-            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env, under --hyperparams",
+            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env (else its default entry) over "
+            "SB3's defaults, as in the zoo; under --hyperparams",
         )
     ]
     if table.uses_several_envs(algo):
@@ -181,8 +201,10 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
 
 
 def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge table < ``--hyperparams-file`` < ``--hyperparams`` < ``--n-envs``; the budget from the file."""
+    """The hyperparameters: ``--hyperparams-file``'s entry over SB3's defaults (as in rl-baselines3-zoo), else the
+    table; ``--hyperparams`` on top, then ``--n-envs``. The budget from the file's ``n_timesteps``."""
     from baselines import sb3_hyperparams as table
+    from baselines.sb3_validation import parse_hyperparams
 
     path, n_envs = values.pop("hyperparams_file"), values.pop("n_envs", None)
     overrides: dict[str, Any] = {}
@@ -192,17 +214,14 @@ def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, An
             overrides, budget = table.from_zoo_file(path, resolve_env_id(values["env_id"]), values["env_id"])
         except ValueError as error:
             raise CliError(f"--hyperparams-file {path}: {error}") from error
-    if values["hyperparams"].strip():
-        try:
-            given = json.loads(values["hyperparams"])
-        except json.JSONDecodeError as error:
-            raise CliError(f"--hyperparams is not valid JSON: {error}") from error
-        if not isinstance(given, dict):
-            raise CliError(f"--hyperparams must be a JSON object, got {type(given).__name__}")
-        overrides = table.layered(overrides, given)
+    try:
+        overrides = table.layered(overrides, parse_hyperparams(values["hyperparams"]))
+    except ValueError as error:
+        raise CliError(f"--{error}") from error
     if n_envs is not None:
         overrides["n_envs"] = n_envs
-    values["hyperparams"] = json.dumps(overrides) if overrides else ""
+    values["hyperparams"] = overrides
+    values["hyperparams_base"] = "table" if path is None else "sb3"
     if values["total_steps"] is None:
         default = next(field.default for field in dataclasses.fields(config_type) if field.name == "total_steps")
         values["total_steps"] = budget if budget is not None else default
@@ -224,8 +243,9 @@ def _check_continuous_only(algorithm: Algorithm, config: Any) -> None:
         raise CliError(f"{flags} only applies to continuous envs; {config.env_id} is {kind}")
 
 
-def _check_env_for(algorithm: Algorithm, env_id: str) -> None:
-    """Refuse an env the algorithm cannot train on before the run directory exists."""
+def _check_env_for(algorithm: Algorithm, env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse an env the algorithm cannot train on (``env_kwargs``: the run's ``randomize``) before the run directory
+    exists."""
     kind = action_kind(resolve_env_id(env_id))
     if kind not in algorithm.action_spaces:
         supported = " and ".join(sorted(algorithm.action_spaces))
@@ -234,7 +254,11 @@ def _check_env_for(algorithm: Algorithm, env_id: str) -> None:
         if algorithm.torch_env:
             from continuous_cartpole.torch_vector import make_torch_vector_env
 
-            make_torch_vector_env(resolve_env_id(env_id), 1, device="cpu").close()
+            make_torch_vector_env(resolve_env_id(env_id), 1, device="cpu", **env_kwargs).close()
+        elif env_kwargs:
+            import gymnasium as gym
+
+            gym.make(resolve_env_id(env_id), **env_kwargs).close()
         check_env = getattr(algorithm.load_module(), "check_env", None)
         if check_env is not None:
             check_env(resolve_env_id(env_id))

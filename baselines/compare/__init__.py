@@ -7,8 +7,9 @@ Layout of the output directory ``DIR``::
     DIR/runs/<algo>/<env_id>/seed<S>/      one ordinary run directory per run (``baselines.runs``)
     DIR/results.csv                        one row per run, rebuilt from the run directories
     DIR/learning_curves.csv                every evaluation of every finished run (what ``plot`` draws from)
-    DIR/results.md                         the summary table per algorithm x env, and the failed runs
+    DIR/results.md                         the summary table per algorithm x env, the failed runs, robustness
     DIR/learning_curves.png, statistics.png  ``baselines.plotting``
+    DIR/robustness.csv, robustness.png     each finished run under perturbed physics (``compare.robustness``)
 
 Each worker process trains one run at a time on one torch thread and writes only its own run directory, so a
 worker that crashes loses only the run it was training. Each worker slot is its own single-process pool: when one
