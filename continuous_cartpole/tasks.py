@@ -122,12 +122,19 @@ def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
     return x_high, speed_high, 1.0, 1.0, spin_high
 
 
-def observation_rows(task: Task, state: tuple[T, T, T, T], xp: ModuleType) -> tuple[T, ...]:
-    """The observation's variables (rows of a batch) from the state ``(x, x_dot, angle, angle_dot)``."""
+def observation_rows(
+    task: Task, state: tuple[T, T, T, T], xp: ModuleType, trig_out: tuple[T, T] | None = None
+) -> tuple[T, ...]:
+    """The observation's variables (rows of a batch) from the state ``(x, x_dot, angle, angle_dot)``.
+
+    ``trig_out`` (arrays only, optional): two arrays that receive the swing-up's cos and sin of the angle.
+    """
     if not task.swingup:
         return state
     x, x_dot, theta, theta_dot = state
-    return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
+    if trig_out is None:
+        return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
+    return x, x_dot, xp.cos(theta, out=trig_out[0]), xp.sin(theta, out=trig_out[1]), theta_dot
 
 
 def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T], spin: Any = None) -> T:

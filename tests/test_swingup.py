@@ -348,6 +348,44 @@ def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mod
     assert ends["terminated"] > num_envs and ends["truncated"] > 2
 
 
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+@pytest.mark.parametrize("block", [16384, 16])
+def test_the_vector_env_reuses_the_observed_cos_and_sin_only_while_they_are_the_states(mode, block, monkeypatch):
+    """The observation's cos and sin of the angle serve the next step's physics. Through autoresets, masked resets
+    and an edit of ``envs.state`` in place, every step equals that of an env whose state is assigned anew before
+    each step (which computes them from it), bit for bit; also block by block (``BLOCK`` 16: 40 envs in 3 blocks)."""
+    monkeypatch.setattr(continuous_cartpole.vector, "BLOCK", block)
+    num_envs = 40
+    kwargs = {"num_envs": num_envs, "dtype": np.float64, "autoreset_mode": mode, "max_episode_steps": 70}
+    ours = gym.make_vec("ContinuousCartPoleSwingUp-v0", **kwargs)
+    reference = gym.make_vec("ContinuousCartPoleSwingUp-v0", **kwargs)
+    ours.reset(seed=0)
+    reference.reset(seed=0)
+    rng = np.random.default_rng(0)
+    ends = 0
+    for step in range(160):
+        actions = _mixed_actions(rng, True, num_envs)
+        state = reference.state.copy()
+        if step == 120:  # a state edited in place through the property, in both
+            ours.state[2, :5] += 0.5
+            state[2, :5] += 0.5
+        reference.state = state  # assigned: its cos and sin are computed from it
+        ours_out, reference_out = ours.step(actions), reference.step(actions)
+        for got, expected in zip(ours_out[:4], reference_out[:4], strict=True):
+            np.testing.assert_array_equal(got, expected)
+        done = ours_out[2] | ours_out[3]
+        if mode is AutoresetMode.SAME_STEP and done.any():
+            np.testing.assert_array_equal(
+                np.stack(ours_out[4]["final_obs"][done]), np.stack(reference_out[4]["final_obs"][done])
+            )
+        if mode is AutoresetMode.DISABLED and done.any():
+            ours.reset(options={"reset_mask": done})
+            reference.reset(options={"reset_mask": done})
+        ends += int(done.sum())
+    np.testing.assert_array_equal(ours.state, reference.state)
+    assert ends > num_envs
+
+
 def load_reference_controller():
     """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
     import importlib.util
