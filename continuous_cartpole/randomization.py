@@ -179,8 +179,8 @@ class DrawnValues:
 
     Parameter sets are drawn ``POOL_SIZE`` at a time from the env's generator (values rounded to the state dtype,
     derived constants computed from them in float64, as ``ArrayConstants.of`` computes them) and handed out in the
-    order the sub-envs reset: a reset then costs one copy into the matrix, not a dozen small NumPy calls. A full
-    reset discards the sets left, so ``reset(seed=...)`` fixes every later draw.
+    order the sub-envs reset: a reset then costs one copy into the matrix, not a dozen small NumPy calls. A seeded
+    reset (masked or not) discards the sets left, so ``reset(seed=...)`` fixes every later draw.
     """
 
     def __init__(self, params: CartPoleParams, randomization: Randomization, num_envs: int, dtype: Any) -> None:

@@ -347,11 +347,11 @@ class CartPoleVectorEnv(VectorEnv):
         if mask is not None and self._state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
+        if seed is not None and self._drawn is not None:
+            self._drawn.discard()  # so that a seed fixes every later draw, a masked reset's included
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
-            if self._drawn is not None:
-                self._drawn.discard()  # so that a seed fixes every later draw
             self._draw_params(np.arange(self.num_envs))
             self._clock = 0
             self._warned_stepped_after_end = False
