@@ -22,7 +22,7 @@ from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, posit
 from continuous_cartpole.physics import NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
 from continuous_cartpole.randomization import randomization_for
 from continuous_cartpole.registration import ENV_IDS, registered_id
-from continuous_cartpole.reset import require_bool, reset_bounds, swingup_start_options, validate_seed
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 from continuous_cartpole.tasks import (
     SWINGUP_START_ANGLE,
@@ -411,8 +411,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         seed = validate_seed(seed)
         # Options are checked before seeding: a refused reset changes nothing.
+        options = options_dict(options)
         if self.task.swingup:
-            swingup_start_options({k: v for k, v in (options or {}).items() if k != "reset_mask"})
+            swingup_start_options({k: v for k, v in options.items() if k != "reset_mask"})
             low, high = self._reset_low, self._reset_high  # unused by the swing-up's draw
         else:
             low, high = reset_bounds(options, self._bounding)
@@ -442,9 +443,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
             self.prev_done = self.prev_done & ~mask
         return self._observations(), {}
 
-    def _reset_mask(self, options: dict[str, Any] | None) -> torch.Tensor | None:
+    def _reset_mask(self, options: dict[str, Any]) -> torch.Tensor | None:
         """The validated ``options["reset_mask"]``, or None for a reset of every sub-env."""
-        if not options or "reset_mask" not in options:
+        if "reset_mask" not in options:
             return None
         mask = options["reset_mask"]
         expected = f"a bool tensor of shape ({self.num_envs},) on {self.device}"
