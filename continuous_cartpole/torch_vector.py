@@ -19,7 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
-from continuous_cartpole.physics import NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
+from continuous_cartpole.physics import DERIVED, NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
 from continuous_cartpole.randomization import randomization_for
 from continuous_cartpole.registration import ENV_IDS, registered_id
 from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, swingup_start_options, validate_seed
@@ -594,9 +594,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
             for name in NUMERIC_FIELDS
         }
         varying = set(self._varying_fields)
-        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
+        operands = {name: set(parts) for name, (_, *parts) in DERIVED.items()}  # a derived one varies with them
         self._varying_constants = tuple(
-            name for name in Physics._fields if name in varying or varying & set(derived.get(name, ()))
+            name for name in Physics._fields if name in varying or varying & operands.get(name, set())
         )
         self._refresh_varying()
 
@@ -605,10 +605,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         NumPy envs compute them)."""
         values = self._values
         for name in self._varying_constants:
-            if name == "total_mass":
-                value = values["masspole"] + values["masscart"]
-            elif name == "polemass_length":
-                value = values["masspole"] * values["length"]
+            if name in DERIVED:
+                operation, first, second = DERIVED[name]
+                value = operation(values[first], values[second])
             else:
                 value = values[name]
             self._varying[name] = value.to(self.dtype)
