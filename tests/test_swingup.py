@@ -386,6 +386,34 @@ def test_the_vector_env_reuses_the_observed_cos_and_sin_only_while_they_are_the_
     assert ends > num_envs
 
 
+def test_reading_the_state_keeps_the_reuse_of_cos_and_sin_and_a_held_array_edited_later_counts(monkeypatch):
+    """Reading ``envs.state`` (as ``get_attr`` and rollouts do) changes nothing: the physics still gets the observed
+    cos and sin. An edit, steps later, through an array read long before, makes the step compute them anew."""
+    given_trig = []
+
+    def spy(params, state, force, xp, out=None, trig=None):
+        given_trig.append(trig is not None)
+        return step_state(params, state, force, xp, out=out, trig=trig)
+
+    monkeypatch.setattr(continuous_cartpole.vector, "step_state", spy)
+    kwargs = {"num_envs": 6, "dtype": np.float64, "max_episode_steps": 1000}
+    ours, reference = (gym.make_vec("ContinuousCartPoleSwingUp-v0", **kwargs) for _ in range(2))
+    ours.reset(seed=1)
+    reference.reset(seed=1)
+    held = ours.state
+    actions = np.zeros((6, 1), np.float32)
+    for step in range(8):
+        ours.get_attr("state")
+        if step == 5:
+            held[2, 1] += 0.25
+            state = reference.state.copy()
+            state[2, 1] += 0.25
+            reference.state = state
+        for got, expected in zip(ours.step(actions)[:4], reference.step(actions)[:4], strict=True):
+            np.testing.assert_array_equal(got, expected)
+    assert given_trig[0::2] == [True] * 5 + [False, True, True]  # ours; the reference's steps in between
+
+
 def load_reference_controller():
     """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
     import importlib.util
