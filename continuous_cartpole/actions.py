@@ -55,20 +55,8 @@ def _as_float(action: float | int | np.floating | np.integer) -> float:
 
 def discrete_force_sign(action: Any) -> float:
     """+1.0 (push right) for action 1, -1.0 (push left) for action 0."""
-    if type(action) is int:  # the usual case (a bool is refused below: its type is not int)
-        if action == 1:
-            return 1.0
-        if action == 0:
-            return -1.0
-    if isinstance(action, np.ndarray):
-        if action.shape != () or action.dtype.kind not in "iu":
-            raise TypeError(
-                f"discrete action must be an integer scalar, got an array of shape {action.shape} "
-                f"and dtype {action.dtype}"
-            )
-        action = action.item()
-    elif not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
-        raise TypeError(f"discrete action must be an integer (0 or 1), got {action!r}")
+    if type(action) is not int:  # the usual case is a plain int (a bool is not: its type is bool)
+        action = _discrete_integer(action, "0 or 1")
     if action == 1:
         return 1.0
     if action == 0:
@@ -78,16 +66,22 @@ def discrete_force_sign(action: Any) -> float:
 
 def discrete_force_level(action: Any) -> float:
     """-1.0 (push left), 0.0 (no force) or +1.0 (push right) for the swing-up's actions 0, 1 and 2."""
-    if type(action) is not int:  # the usual case is a plain int; everything else goes through the same checks
-        if isinstance(action, np.ndarray):
-            if action.shape != () or action.dtype.kind not in "iu":
-                raise TypeError(
-                    f"discrete action must be an integer scalar, got an array of shape {action.shape} "
-                    f"and dtype {action.dtype}"
-                )
-            action = action.item()
-        elif not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
-            raise TypeError(f"discrete action must be an integer (0, 1 or 2), got {action!r}")
+    if type(action) is not int:
+        action = _discrete_integer(action, "0, 1 or 2")
     if action == 0 or action == 1 or action == 2:
         return float(action - 1)
     raise ValueError(f"discrete action must be 0 (push left), 1 (no force) or 2 (push right), got {action}")
+
+
+def _discrete_integer(action: Any, choices: str) -> int:
+    """A discrete action that is not a plain int as one: an integer scalar array or a (NumPy) integer, not a bool."""
+    if isinstance(action, np.ndarray):
+        if action.shape != () or action.dtype.kind not in "iu":
+            raise TypeError(
+                f"discrete action must be an integer scalar, got an array of shape {action.shape} "
+                f"and dtype {action.dtype}"
+            )
+        return action.item()
+    if not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
+        raise TypeError(f"discrete action must be an integer ({choices}), got {action!r}")
+    return int(action)

@@ -7,7 +7,8 @@ matplotlib: each ``run`` imports what it needs. User errors (``CliError`` and th
 runs, checkpoints and diverged training) print one line on stderr and exit with code 2; argument errors are tyro's
 messages, also exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C is one line
 and exit code 130; SIGTERM is handled as Ctrl-C is (the command finishes its files: a run's summary, no temporary
-files left) and exits 143.
+files left) and exits 143, except by ``compare``: it keeps SIGTERM's default action and ends at once, as its worker
+processes do (a rerun redoes the runs that had not finished).
 """
 
 from __future__ import annotations
