@@ -214,7 +214,7 @@ def plot_robustness(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from baselines.robustness_plots import save_figure
+    from baselines.plotting import save_figure
 
     scores = _scores(rows)
     envs = list(dict.fromkeys(env_id for _, env_id in scores))
