@@ -177,6 +177,7 @@ REFUSED = [
     ("sb3-ars", DISCRETE_ID, {"n_top": 100}, "n_top (100) must not exceed n_delta (2)"),
     ("ppo", DISCRETE_ID, {"policy": "CnnPolicy"}, "policy must be one of MlpPolicy"),
     ("ppo", DISCRETE_ID, {"n_stepz": 8}, "n_stepz not accepted by PPO (did you mean n_steps?); known: "),
+    ("ppo", DISCRETE_ID, {"N_STEPS": 8}, "N_STEPS not accepted by PPO (did you mean n_steps?); known: "),
     ("ppo", DISCRETE_ID, {"policy_kwargs": {"netarch": [8]}}, "policy_kwargs.netarch is not settable for PPO's"),
     ("ppo", DISCRETE_ID, {"rollout_buffer_class": None}, "rollout_buffer_class cannot be set here"),
     ("ppo", DISCRETE_ID, {"policy_kwargs": {"optimizer_class": "adam"}}, "optimizer_class is not settable"),
