@@ -30,7 +30,7 @@ from typing import Any
 
 from baselines import sb3_hyperparams as table
 from baselines.algorithms import CONTINUOUS
-from baselines.budget import SB3_ENV_BYTES, check_memory
+from baselines.budget import MAX_LOG_STD, SB3_ENV_BYTES, check_memory
 from baselines.suggestions import did_you_mean
 
 # Where each algorithm's class lives: package, source file in it, class. Its constructor's signature is read from
@@ -185,7 +185,7 @@ SAC_ENT_COEF = (
 POLICY_KWARGS_RULES: dict[str, Rule] = {
     "activation_fn": one_of(*ACTIVATION_NAMES),
     "ortho_init": BOOLEAN,
-    "log_std_init": real(-20, 20),  # e**20: a standard deviation of 5e8 already
+    "log_std_init": real(-MAX_LOG_STD, MAX_LOG_STD),
     "full_std": BOOLEAN,
     "use_expln": BOOLEAN,
     "squash_output": BOOLEAN,
