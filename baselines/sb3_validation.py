@@ -30,6 +30,7 @@ from typing import Any
 
 from baselines import sb3_hyperparams as table
 from baselines.algorithms import CONTINUOUS
+from baselines.bounded_read import PYTHON_SOURCE_BYTES, read_text
 from baselines.budget import MAX_LOG_STD, SB3_ENV_BYTES, check_memory
 from baselines.suggestions import did_you_mean
 
@@ -221,7 +222,7 @@ def constructor_defaults(algo: str) -> dict[str, Any]:
     try:
         spec = importlib.util.find_spec(package)  # a top-level package: located, not imported
         root = Path(next(iter(spec.submodule_search_locations or ())))  # type: ignore[union-attr]
-        tree = ast.parse((root / file).read_text(encoding="utf-8"))
+        tree = ast.parse(read_text(root / file, PYTHON_SOURCE_BYTES, "Stable-Baselines3 source"))  # or FileRefused
         init = next(
             node
             for cls in tree.body
