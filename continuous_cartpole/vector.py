@@ -95,7 +95,7 @@ class CartPoleVectorEnv(VectorEnv):
 
     Physics as data: each physics keyword takes a number or an array of shape ``(num_envs,)``, and sub-env i steps
     with element i (with ``dtype=np.float64``, bit for bit a single env made with those values); the observation
-    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (balance tasks) draws those
+    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (every task) draws those
     parameters anew at every reset of a sub-env from the env's seeded ``np_random`` (see
     ``continuous_cartpole.randomization``). ``params`` holds the values in force (arrays where the sub-envs
     differ), ``get_attr("params")`` one ``CartPoleParams`` per sub-env, and ``set_attr("params", ...)`` takes one
@@ -151,7 +151,7 @@ class CartPoleVectorEnv(VectorEnv):
         self.max_episode_steps = max_episode_steps
         self.autoreset_mode = autoreset_mode
         params = CartPoleParams.from_keywords(physics)
-        self._randomization = randomization_for(self._task, randomize, physics)
+        self._randomization = randomization_for(randomize, physics)
         self.params = params  # also sets the observation spaces
         self.continuous = continuous  # also sets the action spaces
         if self.task.swingup:  # real time, as the single env (the median time step when the sub-envs differ)
@@ -288,8 +288,10 @@ class CartPoleVectorEnv(VectorEnv):
         randomization = self._randomization
         self._drawn = DrawnValues(params, randomization, self.num_envs, self.dtype) if randomization else None
         self._constants = constants = self._drawn.constants if self._drawn else ArrayConstants.of(params, self.dtype)
-        # the swing-up's spin limit in the state dtype: a 0-d array, or one per sub-env when tau differs
-        self._spin_limit = np.asarray(spin_limit(params), dtype=self.dtype)
+        # the swing-up's spin limit in the state dtype: a 0-d array, or one per sub-env when tau differs; None when
+        # tau is drawn at resets: has_ended then divides by each sub-env's tau in force
+        randomized_tau = randomization is not None and "tau" in randomization.names
+        self._spin_limit = None if randomized_tau else np.asarray(spin_limit(params), dtype=self.dtype)
         # the force of each discrete action: 0, 1 push left, right; the swing-up's 0, 1, 2 left, none, right
         levels = [-1.0, 0.0, 1.0] if self.task.swingup else [-1.0, 1.0]
         self._push_forces = np.array(levels, dtype=self.dtype)  # times force_mag...
@@ -297,7 +299,9 @@ class CartPoleVectorEnv(VectorEnv):
             self._push_forces *= constants.force_mag
         self._no_failure_reward = constants.failure_reward.ndim == 0 and constants.failure_reward == 0.0
         self._bounding = randomization.bounding(params) if randomization else params
-        self.single_observation_space = observation_space(self._bounding, self.task)  # bounds follow the thresholds
+        self.single_observation_space = observation_space(
+            self._bounding, self.task, randomization.limits if randomization else None
+        )  # bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
 
@@ -464,7 +468,9 @@ class CartPoleVectorEnv(VectorEnv):
             stepped = step_state(params, rows, force[block], np, out=rows, trig=block_trig)
             if reward is not None:
                 reward[block] = self._observe(block, obs)
-            spin = self._spin_limit[block] if self._spin_limit.ndim else self._spin_limit
+            spin = self._spin_limit
+            if spin is not None and spin.ndim:
+                spin = spin[block]
             ended[block] = has_ended(task, params, stepped, spin)
             finite &= bool(np.isfinite(state[:, block]).all())
         self._trig_current = reward is not None and self._trig_reusable

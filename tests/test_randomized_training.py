@@ -100,7 +100,7 @@ def test_evaluate_is_nominal_unless_asked(tmp_path: Path, capsys: pytest.Capture
         (ENV_ID, "length=0.001:1.0", "length must lie in [0.01, 100]"),
         (ENV_ID, "length:0.25:1.0", "must look like NAME=LOW:HIGH"),
         (ENV_ID, "pole=0.25:1.0", "unknown CartPole parameter 'pole'"),
-        ("ContinuousCartPoleSwingUp-v0", "length=0.25:1.0", "randomize works on the balance tasks only"),
+        ("ContinuousCartPoleSwingUp-v0", "tau=0.005:0.02", "the swing-up ids set tau=0.01"),
     ],
 )
 def test_a_bad_randomize_is_one_line_before_the_run_directory_exists(

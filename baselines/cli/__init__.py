@@ -116,12 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(command.run())
     except SystemExit as exit_:  # --help (0) or an argument error (2, tyro printed the message)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    except Terminated:
-        print(f"{label}: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print(f"{label}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:  # Ctrl-C; SIGTERM as Terminated, here or compare's on Ray (exit_code 143)
+        terminated = isinstance(interrupt, Terminated) or getattr(interrupt, "exit_code", None) == EXIT_TERMINATED
+        print(f"{label}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as error:  # e.g. ENOSPC or EROFS while writing a run: the files written so far stay
         print(f"{name}: error: {_describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILURE
