@@ -131,9 +131,14 @@ def read_json(path: str | os.PathLike[str], cap: int, what: str = "file", *, max
 
 
 def parse_json(text: str, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """JSON text already bounded in size, refused when nested deeper than ``max_depth`` (or NaN-free JSON broken)."""
+    """JSON text already bounded in size, refused when nested deeper than ``max_depth``, broken, or holding NaN or
+    Infinity (not JSON; every file we write is written without them, so they come from an edit)."""
+
+    def refuse(constant: str) -> None:
+        raise FileRefused(f"{where} holds {constant}, which is not a JSON number")
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=refuse)
     except RecursionError:  # Python's parser recurses per level
         raise FileRefused(f"{where} is nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as error:
