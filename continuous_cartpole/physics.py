@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from types import ModuleType
@@ -38,6 +40,14 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
 
 
 NUMERIC_FIELDS = tuple(PARAMETER_RANGES)  # every field but kinematics_integrator
+
+# The constants that follow from the parameters: name -> (operation, operand, operand). Written once here; the
+# properties of CartPoleParams, the randomized NumPy env and the torch env all compute them from this table, on
+# numbers, arrays or tensors alike (randomized values in float64 first, as for numbers).
+DERIVED: dict[str, tuple[Callable[[Any, Any], Any], str, str]] = {
+    "total_mass": (operator.add, "masspole", "masscart"),
+    "polemass_length": (operator.mul, "masspole", "length"),
+}
 
 
 @dataclass(frozen=True, eq=False)  # equality and hash below: an array field has no truth value
@@ -133,11 +143,15 @@ class CartPoleParams:
 
     @cached_property  # read several times a step: computed once (a frozen dataclass still takes the cache)
     def total_mass(self) -> float | np.ndarray:
-        return _read_only(self.masspole + self.masscart)
+        return self._derived("total_mass")
 
     @cached_property
     def polemass_length(self) -> float | np.ndarray:
-        return _read_only(self.masspole * self.length)
+        return self._derived("polemass_length")
+
+    def _derived(self, name: str) -> float | np.ndarray:
+        operation, first, second = DERIVED[name]
+        return _read_only(operation(getattr(self, first), getattr(self, second)))
 
     @property
     def observation_high(self) -> tuple[float, float, float, float]:

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from continuous_cartpole.physics import NUMERIC_FIELDS, ArrayConstants, CartPoleParams
+from continuous_cartpole.physics import DERIVED, NUMERIC_FIELDS, ArrayConstants, CartPoleParams
 
 T = TypeVar("T")  # an ndarray or a tensor
 
@@ -171,13 +171,6 @@ def _parameter_range(name: Any, entry: Any) -> ParameterRange:
     return ParameterRange(name, low, high, distribution)
 
 
-# The derived constants and how they follow from the parameters (as CartPoleParams computes them)
-_DERIVED: dict[str, tuple[Any, str, str]] = {
-    "total_mass": (np.add, "masspole", "masscart"),
-    "polemass_length": (np.multiply, "masspole", "length"),
-}
-
-
 POOL_SIZE = 16384  # parameter sets a NumPy vector env draws at a time
 
 
@@ -187,8 +180,8 @@ class DrawnValues:
 
     Parameter sets are drawn ``POOL_SIZE`` at a time from the env's generator (values rounded to the state dtype,
     derived constants computed from them in float64, as ``ArrayConstants.of`` computes them) and handed out in the
-    order the sub-envs reset: a reset then costs one copy into the matrix, not a dozen small NumPy calls. A full
-    reset discards the sets left, so ``reset(seed=...)`` fixes every later draw.
+    order the sub-envs reset: a reset then costs one copy into the matrix, not a dozen small NumPy calls. A seeded
+    reset (masked or not) discards the sets left, so ``reset(seed=...)`` fixes every later draw.
     """
 
     def __init__(self, params: CartPoleParams, randomization: Randomization, num_envs: int, dtype: Any) -> None:
@@ -199,8 +192,8 @@ class DrawnValues:
         in_force = replace(params, **{name: row.astype(np.float64) for name, row in zip(names, values, strict=True)})
         constants = ArrayConstants.of(in_force, dtype)
         derived = {
-            name: (_DERIVED[name][0], *(_operand(part, names, params) for part in _DERIVED[name][1:]))
-            for name, (_, *parts) in _DERIVED.items()
+            name: (DERIVED[name][0], *(_operand(part, names, params) for part in DERIVED[name][1:]))
+            for name, (_, *parts) in DERIVED.items()
             if set(parts) & set(names)
         }
         # Rows: the drawn values (masscart too, which the step reads only through total_mass), then the derived
@@ -242,14 +235,14 @@ class DrawnValues:
         self._matrix[: len(sets), indices] = sets
         for row, operation, *operands in self._per_reset:
             first, second = (sets[o] if type(o) is int else o if np.ndim(o) == 0 else o[indices] for o in operands)
-            self._matrix[row, indices] = operation(first, second, dtype=np.float64)
+            self._matrix[row, indices] = operation(np.asarray(first, np.float64), np.asarray(second, np.float64))
 
     def _fresh_sets(self, rng: np.random.Generator, count: int) -> np.ndarray:
         sets = np.empty((len(self._pool), count), dtype=self._dtype)
         drawn = sets[: len(self.randomization.ranges)]
         drawn[...] = self.randomization.draw(rng, count)  # rounded to the state dtype
         for row, operation, first, second in self._pooled:
-            sets[row] = operation(*(drawn[o] if type(o) is int else o for o in (first, second)), dtype=np.float64)
+            sets[row] = operation(*(np.asarray(drawn[o] if type(o) is int else o, np.float64) for o in (first, second)))
         return sets
 
 

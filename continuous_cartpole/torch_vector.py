@@ -19,10 +19,10 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
-from continuous_cartpole.physics import NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
+from continuous_cartpole.physics import DERIVED, NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
 from continuous_cartpole.randomization import randomization_for
 from continuous_cartpole.registration import ENV_IDS, registered_id
-from continuous_cartpole.reset import require_bool, reset_bounds, swingup_start_options, validate_seed
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 from continuous_cartpole.tasks import (
     SWINGUP_START_ANGLE,
@@ -413,8 +413,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         seed = validate_seed(seed)
         # Options are checked before seeding: a refused reset changes nothing.
+        options = options_dict(options)
         if self.task.swingup:
-            swingup_start_options({k: v for k, v in (options or {}).items() if k != "reset_mask"})
+            swingup_start_options({k: v for k, v in options.items() if k != "reset_mask"})
             low, high = self._reset_low, self._reset_high  # unused by the swing-up's draw
         else:
             low, high = reset_bounds(options, self._bounding)
@@ -444,9 +445,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
             self.prev_done = self.prev_done & ~mask
         return self._observations(), {}
 
-    def _reset_mask(self, options: dict[str, Any] | None) -> torch.Tensor | None:
+    def _reset_mask(self, options: dict[str, Any]) -> torch.Tensor | None:
         """The validated ``options["reset_mask"]``, or None for a reset of every sub-env."""
-        if not options or "reset_mask" not in options:
+        if "reset_mask" not in options:
             return None
         mask = options["reset_mask"]
         expected = f"a bool tensor of shape ({self.num_envs},) on {self.device}"
@@ -595,9 +596,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
             for name in NUMERIC_FIELDS
         }
         varying = set(self._varying_fields)
-        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
+        operands = {name: set(parts) for name, (_, *parts) in DERIVED.items()}  # a derived one varies with them
         self._varying_constants = tuple(
-            name for name in Physics._fields if name in varying or varying & set(derived.get(name, ()))
+            name for name in Physics._fields if name in varying or varying & operands.get(name, set())
         )
         self._refresh_varying()
 
@@ -606,10 +607,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         NumPy envs compute them)."""
         values = self._values
         for name in self._varying_constants:
-            if name == "total_mass":
-                value = values["masspole"] + values["masscart"]
-            elif name == "polemass_length":
-                value = values["masspole"] * values["length"]
+            if name in DERIVED:
+                operation, first, second = DERIVED[name]
+                value = operation(values[first], values[second])
             else:
                 value = values[name]
             self._varying[name] = value.to(self.dtype)

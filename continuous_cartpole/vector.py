@@ -232,15 +232,13 @@ class CartPoleVectorEnv(VectorEnv):
         """The (4, num_envs) state of the state dtype, one contiguous row per variable (x, x_dot, theta,
         theta_dot); None before the first reset. Assigning an array of that shape sets it (as a copy).
 
-        The array itself, which may be edited in place: from then on the swing-up computes the physics' cos and sin
-        itself instead of reusing its observation's, until a new state is assigned."""
-        self._trig_reusable = self._trig_current = False
+        The array itself, which may be edited in place: the swing-up's step reuses its last observation's cos and sin
+        of the angle only while the angle row holds, byte for byte, the values they were computed from."""
         return self._state
 
     @state.setter
     def state(self, state: Any) -> None:
-        self._trig_reusable = True  # no one else holds the new array
-        self._trig_current = False
+        self._trig_angle = None
         if state is None:
             self._state = self._rows = self._columns = self._trig = self._trig_rows = self._trig_columns = None
             return
@@ -252,15 +250,17 @@ class CartPoleVectorEnv(VectorEnv):
         self._rows = tuple(state)
         self._columns = [row[:, np.newaxis] for row in state]
         # The swing-up's cos and sin of the angle: written by each observation of the whole state, read by the next
-        # step's physics while _trig_current says they belong to the state (see _integrate): a cos/sin pair less
-        # per step. The observation's columns are views of the state and of these, made once.
+        # step's physics while the angle row still has the bytes _trig_angle kept of it then (see _integrate): a
+        # cos/sin pair less per step for a copy and a comparison of one row (a 50th of their time), and right
+        # whatever a user wrote into the state in between. The observation's columns are views of the state and of
+        # these, made once.
         self._trig = self._trig_rows = self._trig_columns = None
         if self._task.swingup:
             self._trig = np.empty((2, self.num_envs), dtype=self.dtype)
             self._trig_rows = tuple(self._trig)
             rows = observation_rows(self._task, self._rows, np, trig_out=self._trig_rows)
             self._trig_columns = [row[:, np.newaxis] for row in rows]
-            self._trig_current = True
+            self._trig_angle = state[2].tobytes()
 
     @property
     def task(self) -> Task:
@@ -351,11 +351,11 @@ class CartPoleVectorEnv(VectorEnv):
         if mask is not None and self._state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
+        if seed is not None and self._drawn is not None:
+            self._drawn.discard()  # so that a seed fixes every later draw, a masked reset's included
         self._reset_low, self._reset_high = low_high
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
-            if self._drawn is not None:
-                self._drawn.discard()  # so that a seed fixes every later draw
             self._draw_params(np.arange(self.num_envs))
             self._clock = 0
             self._warned_stepped_after_end = False
@@ -364,7 +364,7 @@ class CartPoleVectorEnv(VectorEnv):
             assert self._state is not None
             indices = mask.nonzero()[0]
             self._state.T[indices] = self._draw_states(indices.size)
-            self._trig_current = False
+            self._trig_angle = None
             self._draw_params(indices)
         self.force[mask] = 0.0
         self._episode_start[mask] = self._clock
@@ -446,8 +446,10 @@ class CartPoleVectorEnv(VectorEnv):
         (the swing-up), it also writes the observations and returns the task's float32 rewards (else None).
         """
         task = self._task
-        trig = self._trig if self._trig_current else None  # the swing-up's cos and sin of the angle, if known
-        self._trig_current = False  # the angle changes now
+        # the swing-up's cos and sin of the angle, if known: computed from the angle row as it is now
+        angle = self._trig_angle
+        trig = self._trig if angle is not None and angle == state[2].tobytes() else None
+        self._trig_angle = None  # the angle changes now
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             params = self._constants
             rows = self._rows
@@ -455,7 +457,7 @@ class CartPoleVectorEnv(VectorEnv):
             if obs is None:
                 return has_ended(task, params, stepped, self._spin_limit), bool(np.isfinite(state).all()), None
             reward = np.asarray(self._observe(None, obs), dtype=np.float32)
-            self._trig_current = self._trig_reusable
+            self._trig_angle = state[2].tobytes()
             return has_ended(task, params, stepped, self._spin_limit), bool(np.isfinite(state).all()), reward
         ended = np.empty(self.num_envs, dtype=bool)
         reward = None if obs is None else np.empty(self.num_envs, dtype=np.float32)
@@ -473,7 +475,7 @@ class CartPoleVectorEnv(VectorEnv):
                 spin = spin[block]
             ended[block] = has_ended(task, params, stepped, spin)
             finite &= bool(np.isfinite(state[:, block]).all())
-        self._trig_current = reward is not None and self._trig_reusable
+        self._trig_angle = None if reward is None else state[2].tobytes()
         return ended, finite, reward
 
     def _observe(self, block: slice | None, obs: np.ndarray) -> np.ndarray:
@@ -523,7 +525,7 @@ class CartPoleVectorEnv(VectorEnv):
             for start in range(0, self.num_envs, BLOCK):
                 block = slice(start, start + BLOCK)
                 reward[block] = self._observe(block, obs)
-        self._trig_current = self._trig_reusable
+        self._trig_angle = self._state[2].tobytes()
         return reward
 
     def _restart_done(self, done: np.ndarray, obs: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
@@ -541,7 +543,7 @@ class CartPoleVectorEnv(VectorEnv):
     def _restart(self, indices: np.ndarray) -> None:
         assert self._state is not None
         self._state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
-        self._trig_current = False
+        self._trig_angle = None
         self._draw_params(indices)
         self._episode_start[indices] = self._clock
         self.force[indices] = 0.0

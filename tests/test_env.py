@@ -120,6 +120,13 @@ def test_out_of_range_continuous_actions_act_exactly_like_the_bound(env_id, valu
         ("DiscreteCartPole-v0", True, TypeError, "integer"),
         ("DiscreteCartPole-v0", np.array([1]), TypeError, "shape"),
         ("DiscreteCartPole-v0", "1", TypeError, "integer"),
+        ("DiscreteCartPole-v0", np.float32(1.0), TypeError, r"integer \(0 or 1\), got np.float32"),
+        ("DiscreteCartPoleSwingUp-v0", 3, ValueError, r"0 \(push left\), 1 \(no force\) or 2 \(push right\)"),
+        ("DiscreteCartPoleSwingUp-v0", np.int64(-1), ValueError, "0 .*, 1 .* or 2 .*, got -1"),
+        ("DiscreteCartPoleSwingUp-v0", 1.0, TypeError, r"integer \(0, 1 or 2\), got 1.0"),
+        ("DiscreteCartPoleSwingUp-v0", False, TypeError, r"integer \(0, 1 or 2\)"),
+        ("DiscreteCartPoleSwingUp-v0", np.array([2]), TypeError, r"integer scalar, got an array of shape \(1,\)"),
+        ("DiscreteCartPoleSwingUp-v0", np.array(1.0), TypeError, "and dtype float64"),
     ],
 )
 def test_bad_actions_are_refused_by_name_and_the_env_stays_usable(env_id, action, error, message):

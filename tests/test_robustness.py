@@ -108,7 +108,7 @@ def make_vector(env_id):
 
 def make_torch(env_id):
     torch_vector = pytest.importorskip("continuous_cartpole.torch_vector")
-    return torch_vector.TorchCartPoleVectorEnv(num_envs=2, continuous=continuous_cartpole.ENV_IDS[env_id])
+    return torch_vector.make_torch_vector_env(env_id, num_envs=2)  # the id's task too
 
 
 @pytest.mark.parametrize("make", [make_single, make_vector, make_torch])
@@ -128,9 +128,10 @@ def test_every_env_takes_numpy_integers_and_the_largest_seed(make, seed):
 
 
 @pytest.mark.parametrize("make", [make_single, make_vector, make_torch])
+@pytest.mark.parametrize("env_id", ["ContinuousCartPole-v0", "ContinuousCartPoleSwingUp-v0"])
 @pytest.mark.parametrize("options", ["low", ["low", 0.1], 0.1])
-def test_non_dict_options_are_refused_before_the_env_is_reseeded(make, options):
-    env, twin = make("ContinuousCartPole-v0"), make("ContinuousCartPole-v0")
+def test_non_dict_options_are_refused_before_the_env_is_reseeded(make, env_id, options):
+    env, twin = make(env_id), make(env_id)
     env.reset(seed=1)
     twin.reset(seed=1)
     with pytest.raises(ValueError, match="reset options must be a dict"):

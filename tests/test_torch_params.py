@@ -161,3 +161,19 @@ def test_per_sub_env_parameters_match_the_numpy_env_on_the_swing_up():
         obs_n, reward_n, *_ = numpy_env.step(actions)
         np.testing.assert_allclose(obs_t.numpy(), obs_n, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(reward_t.numpy(), reward_n, rtol=1e-6, atol=1e-7)
+
+
+def test_a_seeded_masked_reset_fixes_the_randomized_physics_whatever_came_before():
+    mask = torch.arange(6) % 2 == 0
+
+    def after(history_resets: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        envs = TorchCartPoleVectorEnv(6, randomize=RANDOMIZE, autoreset_mode=AutoresetMode.DISABLED)
+        envs.reset(seed=history_resets)
+        for _ in range(history_resets):
+            envs.reset(options={"reset_mask": mask})
+        obs, _ = envs.reset(seed=11, options={"reset_mask": mask})
+        return obs[mask], {name: envs._values[name][mask] for name in RANDOMIZE}
+
+    (obs_a, values_a), (obs_b, values_b) = after(1), after(2)
+    assert torch.equal(obs_a, obs_b)
+    assert all(torch.equal(values_a[name], values_b[name]) for name in RANDOMIZE)
