@@ -33,6 +33,7 @@ COMPARE_JSON_BYTES = 4 * MIB  # compare.json: about 170 bytes a planned run, so 
 RESULTS_CSV_BYTES = 8 * MIB  # results.csv and results.md: about 300 bytes a run, so over 25k runs
 CURVES_CSV_BYTES = 16 * MIB  # learning_curves.csv: every evaluation of every run, about 250k in all
 YAML_BYTES = 256 * KIB  # rl-baselines3-zoo hyperparameter files: about 20 KiB
+PYTHON_SOURCE_BYTES = 1 * MIB  # an SB3 algorithm's source file, read for its defaults: about 20 KiB
 YAML_MAX_NODES = 20_000  # after alias expansion; rl-baselines3-zoo's largest file has about 2,000
 MAX_DEPTH = 32  # JSON and YAML nesting; our files nest 4 levels at most
 
@@ -130,9 +131,14 @@ def read_json(path: str | os.PathLike[str], cap: int, what: str = "file", *, max
 
 
 def parse_json(text: str, where: str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """JSON text already bounded in size, refused when nested deeper than ``max_depth`` (or NaN-free JSON broken)."""
+    """JSON text already bounded in size, refused when nested deeper than ``max_depth``, broken, or holding NaN or
+    Infinity (not JSON; every file we write is written without them, so they come from an edit)."""
+
+    def refuse(constant: str) -> None:
+        raise FileRefused(f"{where} holds {constant}, which is not a JSON number")
+
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=refuse)
     except RecursionError:  # Python's parser recurses per level
         raise FileRefused(f"{where} is nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as error:

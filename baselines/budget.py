@@ -19,6 +19,7 @@ MAX_TRAIN_SEED = 2**24 - 2  # (seed + 2) * 2**40 <= 2**64
 VECTOR_ENV_BYTES = 256
 TORCH_ENV_BYTES = 512
 SB3_ENV_BYTES = 16 * 2**10
+MAX_LOG_STD = 20.0  # of a Gaussian policy's initial log standard deviation: e**20 is a deviation of 5e8 already
 
 
 def format_bytes(size: float) -> str:

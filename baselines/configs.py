@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from baselines import sb3_hyperparams as table
 from baselines.budget import (
+    MAX_LOG_STD,
     MAX_TRAIN_SEED,
     TORCH_ENV_BYTES,
     VECTOR_ENV_BYTES,
@@ -37,7 +38,6 @@ COMMON_INTEGER_MAXIMUMS = {
     "eval_every": MAX_STEPS,
     "eval_episodes": MAX_EVAL_EPISODES,
 }
-MAX_LOG_STD = 20.0  # e**20: a standard deviation of 5e8 already
 
 
 def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:

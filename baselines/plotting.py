@@ -153,7 +153,7 @@ def plot_learning_curves(
         or f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
         "(deterministic evaluation episodes)"
     )
-    _save(figure, out)
+    save_figure(figure, out)
 
 
 def _figure_parts(results: list[dict[str, str]]) -> tuple[Any, list[str], list[str], dict[str, Any], dict[str, float]]:
@@ -192,7 +192,7 @@ def _legend(figure: Any, plt: Any, algos: list[str], colours: dict[str, Any]) ->
     figure.legend(handles=handles, loc="outside right center", title="algorithm")
 
 
-def _save(figure: Any, out: Path) -> None:
+def save_figure(figure: Any, out: Path) -> None:
     """Write ``figure`` atomically in the format ``out``'s suffix names; the figure is closed either way."""
     import matplotlib.pyplot as plt
 
@@ -249,7 +249,7 @@ def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
         profile_ax.grid(True, alpha=0.3)
     _legend(figure, plt, algos, colours)
     figure.suptitle("Over seeds: interquartile means with 95 % percentile bootstrap intervals, performance profiles")
-    _save(figure, out)
+    save_figure(figure, out)
 
 
 def _outcomes(results: list[dict[str, str]]) -> dict[tuple[str, str], list[Any]]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from baselines.plotting import save_figure
 from baselines.robustness import Axis
 
 if TYPE_CHECKING:
@@ -131,16 +132,3 @@ def _edges(values: Sequence[float]) -> tuple[float, float]:
     """The outer edges of evenly spaced cells centred on ``values``."""
     half = (values[-1] - values[0]) / (len(values) - 1) / 2.0
     return values[0] - half, values[-1] + half
-
-
-def save_figure(figure: Any, out: Path) -> None:
-    """Write ``figure`` atomically as PNG; the figure is closed either way."""
-    import matplotlib.pyplot as plt
-
-    from baselines.atomic import atomic_path
-
-    try:
-        with atomic_path(out) as temp:
-            figure.savefig(temp, dpi=110, format="png")
-    finally:
-        plt.close(figure)

@@ -234,6 +234,8 @@ def end_reason(unwrapped: Any, terminated: bool, index: int | None = None) -> st
         return "terminated"
     state = np.asarray(state)
     column = state if index is None else state[:, index]
+    if index is not None and hasattr(params, "at"):  # per-sub-env physics: this sub-env's thresholds
+        params = params.at(index)
     return task_end_reason(task, params, tuple(float(value) for value in column))
 
 

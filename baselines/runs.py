@@ -15,6 +15,7 @@ Every file is written atomically (``baselines.atomic``). ``train_run`` is the Py
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -22,7 +23,9 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,7 +33,7 @@ from typing import Any
 
 from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, CHECKPOINT_FILES, LAST, get_algorithm
-from baselines.atomic import atomic_write_text, process_alive
+from baselines.atomic import atomic_write_text, process_alive, remove_stale_temporaries
 from baselines.bounded_read import RUN_JSON_BYTES, FileRefused, read_json
 from baselines.training import EvalRecord, TrainingMonitor, TrainResult
 
@@ -72,8 +75,7 @@ def prepare_run_dir(path: str | os.PathLike[str], overwrite: bool, owned_files: 
         path.mkdir(parents=True, exist_ok=True)
         for name in owned_files:
             (path / name).unlink(missing_ok=True)
-            for leftover in path.glob(f".{name}.*.tmp*"):  # temporary files of a process killed mid-write
-                leftover.unlink()
+            remove_stale_temporaries(path / name)  # of a process killed mid-write; a live writer's are kept
     except OSError as error:
         raise RunError(f"cannot prepare output directory {path}: {error}") from error
     if not os.access(path, os.W_OK):
@@ -278,13 +280,17 @@ _BUILD_PREFIX = ".overwrite-"
 def _build_dir(out: Path, overwrite: bool) -> Path:
     """Where the new run is written: ``out`` itself, unless it holds a run to overwrite; then a hidden folder in it,
     swapped in at the end (``_swap_in``), so that no failure before the new run's first evaluation loses the old one."""
+    if overwrite and out.is_dir():
+        for leftover in out.glob(f"{_BUILD_PREFIX}*"):  # of an overwrite killed with SIGKILL
+            writer = leftover.name[len(_BUILD_PREFIX) :].partition("-")[0]
+            if leftover.is_dir() and not leftover.is_symlink() and writer.isdigit() and not process_alive(int(writer)):
+                # Killed mid-swap (the old summary is gone, the new one not yet moved): finish it, else the new
+                # run's files still in the build would be lost along with the old run's.
+                mid_swap = (leftover / SUMMARY_FILE).is_file() and not (out / SUMMARY_FILE).exists()
+                _swap_in(leftover, out, keep_new=mid_swap, finish=True)
     has_run = out.is_dir() and any((out / name).exists() or (out / name).is_symlink() for name in RUN_FILES)
     if not (overwrite and has_run):
         return prepare_run_dir(out, overwrite, RUN_FILES)
-    for leftover in out.glob(f"{_BUILD_PREFIX}*"):  # of an overwrite killed with SIGKILL
-        writer = leftover.name[len(_BUILD_PREFIX) :].partition("-")[0]
-        if leftover.is_dir() and not leftover.is_symlink() and writer.isdigit() and not process_alive(int(writer)):
-            shutil.rmtree(leftover, ignore_errors=True)
     build = out / f"{_BUILD_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         build.mkdir()
@@ -293,21 +299,46 @@ def _build_dir(out: Path, overwrite: bool) -> Path:
     return build
 
 
-def _swap_in(build: Path, out: Path, keep_new: bool) -> None:
+def _swap_in(build: Path, out: Path, keep_new: bool, *, finish: bool = False) -> None:
     """Replace the old run's files with the new run's (``keep_new``: it evaluated at least once), else keep the old
     run; then remove ``build``. The old summary goes first and the new one comes last: no reader ever takes a mix
-    of the two runs for a finished run."""
-    if keep_new:
-        (out / SUMMARY_FILE).unlink(missing_ok=True)
-        for name in (*(name for name in RUN_FILES if name != SUMMARY_FILE), SUMMARY_FILE):
-            if (build / name).exists():
-                os.replace(build / name, out / name)
-            else:
-                (out / name).unlink(missing_ok=True)
-        for leftover in out.glob(".*.tmp*"):  # temporaries of the old run's killed writers
-            if any(leftover.name.startswith(f".{name}.") for name in RUN_FILES):
-                leftover.unlink(missing_ok=True)
-    shutil.rmtree(build, ignore_errors=True)
+    of the two runs for a finished run. Ctrl-C and SIGTERM wait until the swap is done. A process killed mid-swap
+    (SIGKILL) leaves the new summary in the build; the next overwrite finishes the swap (``finish``: move what is
+    left), which is complete because old files the new run lacks are deleted before any new file moves."""
+    with _signals_deferred():
+        if keep_new:
+            (out / SUMMARY_FILE).unlink(missing_ok=True)
+            if not finish:
+                for name in RUN_FILES:
+                    if not (build / name).exists():
+                        (out / name).unlink(missing_ok=True)
+            for name in (*(name for name in RUN_FILES if name != SUMMARY_FILE), SUMMARY_FILE):
+                if (build / name).exists():
+                    os.replace(build / name, out / name)
+            for name in RUN_FILES:  # temporaries of the old run's killed writers
+                remove_stale_temporaries(out / name)
+        shutil.rmtree(build, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back during the block; the first that came meanwhile is raised after it.
+
+    Python-level handlers, not ``pthread_sigmask``: a mask blocks only the calling thread, and the kernel hands a
+    process's signal to any thread that does not block it (torch's, TensorBoard's)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    received: list[int] = []
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, lambda signum, _: received.append(signum)) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if received:
+            signal.raise_signal(received[0])  # to the handler the process had: KeyboardInterrupt, exit 143, ...
 
 
 def _summary(

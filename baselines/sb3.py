@@ -35,6 +35,8 @@ from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
 from baselines import tensorboard_log as tensorboard
+from baselines.bounded_read import parse_json
+from baselines.checkpoint import MAX_METADATA_DEPTH
 from baselines.configs import SB3_CONFIGS as CONFIGS
 from baselines.configs import (
     A2CConfig,
@@ -194,18 +196,27 @@ def policy_from_checkpoint(tensors: dict[str, torch.Tensor], metadata: dict[str,
     aliases = ALGORITHM_CLASSES[algo].policy_aliases
     if metadata.get("policy") not in aliases:
         raise ValueError(f"policy {metadata.get('policy')!r} is not one of {algo}'s: {', '.join(aliases)}")
-    kwargs = decode_policy_kwargs(json.loads(metadata["policy_kwargs"]))
+    kwargs = decode_policy_kwargs(_nested_json(metadata, "policy_kwargs"))
     if algo in TAKES_LR_SCHEDULE:
         kwargs["lr_schedule"] = ConstantSchedule(0.0)  # only the optimizer uses it, and it is never stepped
     if algo in TAKES_USE_SDE:
         kwargs["use_sde"] = bool(metadata["use_sde"])
-    observation_space = decode_space(json.loads(metadata["observation_space"]))
-    action_space = decode_space(json.loads(metadata["action_space"]))
+    observation_space = decode_space(_nested_json(metadata, "observation_space"))
+    action_space = decode_space(_nested_json(metadata, "action_space"))
     check_sizes_against_tensors(kwargs, observation_space, action_space, tensors)
     policy = aliases[metadata["policy"]](observation_space, action_space, **kwargs)
     policy.load_state_dict(tensors, strict=True)
     policy.set_training_mode(False)
     return SB3Policy(policy, metadata)
+
+
+def _nested_json(metadata: dict[str, Any], key: str) -> Any:
+    """A metadata value stored as JSON text, bounded in depth like the metadata itself; ``FileRefused`` (a
+    ``ValueError``, which the loader reports as a bad checkpoint) otherwise."""
+    text = metadata[key]
+    if not isinstance(text, str):
+        raise ValueError(f"metadata {key} is not JSON text")
+    return parse_json(text, f"metadata {key}", max_depth=MAX_METADATA_DEPTH)
 
 
 MAX_CRITICS = 10

@@ -16,7 +16,6 @@ the constructors' signatures from SB3's source, and imports SB3 (and so torch, s
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import importlib
 import importlib.util
@@ -24,14 +23,16 @@ import inspect
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from baselines import sb3_hyperparams as table
 from baselines.algorithms import CONTINUOUS
-from baselines.budget import SB3_ENV_BYTES, check_memory
+from baselines.bounded_read import PYTHON_SOURCE_BYTES, read_text
+from baselines.budget import MAX_LOG_STD, SB3_ENV_BYTES, check_memory
+from baselines.suggestions import did_you_mean
 
 # Where each algorithm's class lives: package, source file in it, class. Its constructor's signature is read from
 # the source (importing SB3 imports torch: seconds, for a refusal); the class is imported only for its policies.
@@ -185,7 +186,7 @@ SAC_ENT_COEF = (
 POLICY_KWARGS_RULES: dict[str, Rule] = {
     "activation_fn": one_of(*ACTIVATION_NAMES),
     "ortho_init": BOOLEAN,
-    "log_std_init": real(-20, 20),  # e**20: a standard deviation of 5e8 already
+    "log_std_init": real(-MAX_LOG_STD, MAX_LOG_STD),
     "full_std": BOOLEAN,
     "use_expln": BOOLEAN,
     "squash_output": BOOLEAN,
@@ -207,11 +208,6 @@ def _auto_start(value: str) -> float | None:
     return number if head == "auto" and math.isfinite(number) and number > 0 else None
 
 
-def _closest(name: str, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {match[0]}?)" if match else ""
-
-
 def algorithm_class(algo: str) -> Any:
     package, _, name = ALGORITHM_CLASS_PATHS[algo]
     return getattr(importlib.import_module(package), name)
@@ -226,7 +222,7 @@ def constructor_defaults(algo: str) -> dict[str, Any]:
     try:
         spec = importlib.util.find_spec(package)  # a top-level package: located, not imported
         root = Path(next(iter(spec.submodule_search_locations or ())))  # type: ignore[union-attr]
-        tree = ast.parse((root / file).read_text(encoding="utf-8"))
+        tree = ast.parse(read_text(root / file, PYTHON_SOURCE_BYTES, "Stable-Baselines3 source"))  # or FileRefused
         init = next(
             node
             for cls in tree.body
@@ -325,7 +321,7 @@ def check_hyperparams(algo: str, hyperparams: Mapping[str, Any], kind: str, spac
     unknown = sorted(set(hyperparams) - allowed)
     if unknown:
         raise ValueError(
-            f"hyperparams: {', '.join(unknown)} not accepted by {class_name}{_closest(unknown[0], allowed)}; "
+            f"hyperparams: {', '.join(unknown)} not accepted by {class_name}{did_you_mean(unknown[0], allowed)}; "
             f"known: {', '.join(sorted(allowed))}"
         )
     policies = POLICIES.get(algo, DEFAULT_POLICIES)
@@ -371,7 +367,7 @@ def _check_policy_kwargs_keys(algorithm: Any, policy: str, policy_kwargs: Mappin
         if key not in known:
             raise ValueError(
                 f"hyperparams: policy_kwargs.{key} is not settable for {algorithm.__name__}'s {policy}"
-                f"{_closest(key, known)}; known: {', '.join(known)}"
+                f"{did_you_mean(key, known)}; known: {', '.join(known)}"
             )
 
 

@@ -127,6 +127,13 @@ def test_invalid_json_and_utf8_are_refused(tmp_path: Path) -> None:
     assert "is not UTF-8 text" in refusal(read_json, path, 100)
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_refused_as_not_json(constant: str, tmp_path: Path) -> None:
+    path = tmp_path / "summary.json"
+    path.write_text(f'{{"eval_return_mean": {constant}}}', encoding="utf-8")
+    assert f"summary.json holds {constant}, which is not a JSON number" in refusal(read_json, path, 100)
+
+
 def test_billion_laughs_is_refused_before_anything_is_built(tmp_path: Path) -> None:
     path = tmp_path / "ppo.yml"
     path.write_text(BILLION_LAUGHS, encoding="utf-8")

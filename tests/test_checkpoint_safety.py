@@ -164,6 +164,28 @@ def test_sb3_action_space_must_fit_the_stored_output_layer(tmp_path: Path) -> No
         get_algorithm("ppo").load_policy(tmp_path, "last")
 
 
+@pytest.mark.parametrize(
+    ("key", "text", "problem"),
+    [
+        ("policy_kwargs", '{"net_arch": ' + "[" * 30 + "]" * 30 + "}", "metadata policy_kwargs is nested deeper"),
+        ("policy_kwargs", "[" * 20_000 + "]" * 20_000, "metadata policy_kwargs is nested deeper"),
+        (
+            "observation_space",
+            '{"type": "Box", "low": [NaN, 0, 0, 0], "high": [1, 1, 1, 1], "shape": [4], "dtype": "float32"}',
+            "metadata observation_space holds NaN",
+        ),
+    ],
+    ids=["deep", "very deep", "NaN"],
+)
+def test_sb3_metadata_json_is_bounded_and_nan_free(key: str, text: str, problem: str, tmp_path: Path) -> None:
+    path = tmp_path / CHECKPOINT_FILE
+    sb3_checkpoint(path, {"net_arch": [64, 64]})
+    tensors, metadata = load_checkpoint(path)
+    save_checkpoint(path, tensors, {**metadata, key: text})
+    with pytest.raises(CheckpointError, match=f"does not describe a valid ppo policy: {problem}"):
+        get_algorithm("ppo").load_policy(tmp_path, "last")
+
+
 def test_the_sb3_policy_as_saved_still_loads(tmp_path: Path) -> None:
     sb3_checkpoint(tmp_path / CHECKPOINT_FILE, {"net_arch": [64, 64]})
     policy = get_algorithm("ppo").load_policy(tmp_path, "last")

@@ -160,6 +160,22 @@ def test_ctrl_c_while_the_cli_imports_is_one_line_and_exit_130() -> None:
     assert result.stderr.strip() == "cartpole-baselines evaluate: interrupted"
 
 
+def test_evaluate_refuses_a_bad_randomize_range_before_loading_the_run(tmp_path: Path, capsys: Any) -> None:
+    assert main(["evaluate", str(tmp_path), "--randomize", "length=2.0:1.0"]) == EXIT_USAGE  # tmp_path: no run
+    one_line_error(capsys, "evaluate: error: --randomize: randomize['length']: low (2) must not exceed high (1)")
+
+
+def test_evaluate_blames_randomize_only_for_its_own_errors(ars_run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import baselines.evaluation
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("a bug elsewhere")
+
+    monkeypatch.setattr(baselines.evaluation, "evaluate", broken)
+    with pytest.raises(ValueError, match=r"^a bug elsewhere$"):  # a bug's traceback, not a '--randomize: ' line
+        main(["evaluate", str(ars_run), "--episodes", "2"])
+
+
 def test_help_imports_no_torch_sb3_or_matplotlib() -> None:
     code = (
         "import sys\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,7 @@ REFUSED = [
     ("sb3-ars", DISCRETE_ID, {"n_top": 100}, "n_top (100) must not exceed n_delta (2)"),
     ("ppo", DISCRETE_ID, {"policy": "CnnPolicy"}, "policy must be one of MlpPolicy"),
     ("ppo", DISCRETE_ID, {"n_stepz": 8}, "n_stepz not accepted by PPO (did you mean n_steps?); known: "),
+    ("ppo", DISCRETE_ID, {"N_STEPS": 8}, "N_STEPS not accepted by PPO (did you mean n_steps?); known: "),
     ("ppo", DISCRETE_ID, {"policy_kwargs": {"netarch": [8]}}, "policy_kwargs.netarch is not settable for PPO's"),
     ("ppo", DISCRETE_ID, {"rollout_buffer_class": None}, "rollout_buffer_class cannot be set here"),
     ("ppo", DISCRETE_ID, {"policy_kwargs": {"optimizer_class": "adam"}}, "optimizer_class is not settable"),
@@ -294,3 +296,26 @@ def test_constructor_defaults_read_from_the_source_are_the_signatures() -> None:
         literal = {name: default for name, default in read.items() if default is not sb3_validation.NOT_LITERAL}
         assert literal == {name: expected[name] for name in literal}, algo
         assert {"n_steps", "batch_size", "buffer_size", "n_delta"} & set(expected) <= set(literal)  # the estimates'
+
+
+def test_sb3_defaults_are_read_through_the_bounded_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A source file that is not a regular file (here a FIFO no one writes) is refused, not waited on: the defaults
+    then come from the imported class."""
+    import threading
+
+    from baselines import sb3_validation
+
+    package = tmp_path / "fake_sb3_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("class Algo:\n    def __init__(self, policy, env, gamma=0.5):\n        pass\n")
+    os.mkfifo(package / "algo.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(sb3_validation.ALGORITHM_CLASS_PATHS, "fake", ("fake_sb3_package", "algo.py", "Algo"))
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(sb3_validation.constructor_defaults("fake")), daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    if not outcome:
+        with open(package / "algo.py", "w"):  # let the blocked reader go before failing
+            pass
+    assert outcome == [{"policy": sb3_validation.REQUIRED, "gamma": 0.5}]

@@ -307,6 +307,19 @@ def test_last_swingup_frame_says_why_the_episode_ended(
     assert frames[-1].done and recorded[-1][-1] == reason
 
 
+def test_end_reason_of_a_sub_env_uses_its_own_thresholds() -> None:
+    from types import SimpleNamespace
+
+    from continuous_cartpole.physics import CartPoleParams
+    from continuous_cartpole.tasks import Task
+
+    params = CartPoleParams(theta_threshold_radians=np.array([0.2, 0.5]), x_threshold=np.array([2.4, 1.0]))
+    state = np.array([[0.0, 1.5], [0.0, 0.0], [0.3, 0.3], [0.0, 0.0]])  # one column per sub-env
+    vector = SimpleNamespace(params=params, state=state, task=Task())
+    assert end_reason(vector, terminated=True, index=0) == "pole fell past 11 degrees"
+    assert end_reason(vector, terminated=True, index=1) == "cart left the track (|x| > 1)"
+
+
 def test_end_reason_without_cartpole_state_is_plain() -> None:
     assert end_reason(object(), terminated=True) == "terminated"
     assert end_reason(object(), terminated=False) == "time limit"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import baselines
-from baselines import training
+from baselines import load_policy, training
 from baselines.cli import main
 from baselines.cli.robustness import run_labels
 from baselines.compare.plan import RunSpec
@@ -145,6 +145,29 @@ def test_compare_robustness_is_cached_per_checkpoint_and_matches_direct_evaluati
     (run / RUN_CACHE_FILE).write_text("{not json")  # a damaged cache is recomputed, not trusted
     assert run_robustness(run, ENV_ID, 0) == swapped
     assert json.loads((run / RUN_CACHE_FILE).read_text())["points"] == swapped
+
+
+@pytest.mark.parametrize("edit", ["extra key", "NaN", "Infinity", "true", "string"])
+def test_an_edited_robustness_cache_never_reaches_the_table_unchecked(
+    runs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(runs[0], run)
+    rows = run_robustness(run, ENV_ID, 0)
+    text = (run / RUN_CACHE_FILE).read_text()
+    first = json.dumps(rows[0]["return_mean"])
+    assert text.count(f'"return_mean": {first}') == 1
+    if edit == "extra key":
+        text = text.replace(f'"return_mean": {first}', f'"return_mean": {first}, "note": 1')
+    else:
+        text = text.replace(
+            f'"return_mean": {first}', f'"return_mean": {json.dumps(edit) if edit == "string" else edit}'
+        )
+    (run / RUN_CACHE_FILE).write_text(text)
+    loads = []
+    monkeypatch.setattr(baselines, "load_policy", lambda *args: loads.append(args) or load_policy(*args))
+    assert run_robustness(run, ENV_ID, 0) == rows  # the extra key is dropped; a non-number is evaluated again
+    assert len(loads) == (0 if edit == "extra key" else 1)
 
 
 def test_the_markdown_section_reports_the_iqm_over_seeds_with_its_interval() -> None:

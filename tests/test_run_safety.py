@@ -370,3 +370,90 @@ def test_compare_progress_poll_never_blocks_on_a_hostile_metrics_file(tmp_path: 
 
     make_hostile(tmp_path / METRICS_FILE, kind)
     assert _in_thread(execute._steps_so_far, tmp_path) == 0
+
+
+def _run_files(folder: Path, content: str) -> dict[str, bytes]:
+    from baselines.runs import RUN_FILES
+
+    folder.mkdir(exist_ok=True)
+    for name in RUN_FILES:
+        (folder / name).write_text(f"{content} {name}", encoding="utf-8")
+    return {name: f"{content} {name}".encode() for name in RUN_FILES}
+
+
+def _dead_pid() -> int:
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(finished.stdout)
+
+
+def test_an_overwrite_killed_mid_swap_is_finished_by_the_next_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baselines import runs
+
+    out = tmp_path / "run"
+    _run_files(out, "old")
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    build = out / f".overwrite-{_dead_pid()}-0123abcd"
+    new = _run_files(build, "new")
+    replace, calls = os.replace, []
+
+    def killed_after_two(source: Any, target: Any) -> None:
+        if len(calls) == 2:
+            raise SystemExit("killed")  # stands for SIGKILL: no handler, no finally of ours runs on
+        calls.append(source)
+        replace(source, target)
+
+    monkeypatch.setattr(runs.os, "replace", killed_after_two)
+    with pytest.raises(SystemExit):
+        runs._swap_in(build, out, keep_new=True)
+    monkeypatch.setattr(runs.os, "replace", replace)
+    assert not (out / SUMMARY_FILE).exists() and (build / SUMMARY_FILE).exists()  # a mix, no summary
+    next_build = runs._build_dir(out, overwrite=True)
+    assert {name: (out / name).read_bytes() for name in new} == new
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(path.name for path in out.iterdir() if path.name.startswith(".")) == [next_build.name]
+
+
+def test_ctrl_c_during_the_overwrite_swap_waits_until_the_swap_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from baselines import runs
+
+    out = tmp_path / "run"
+    _run_files(out, "old")
+    build = out / f".overwrite-{os.getpid()}-0123abcd"
+    new = _run_files(build, "new")
+    replace = os.replace
+
+    def interrupted(source: Any, target: Any) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        replace(source, target)
+
+    monkeypatch.setattr(runs.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        runs._swap_in(build, out, keep_new=True)
+    assert {name: (out / name).read_bytes() for name in new} == new
+    assert not build.exists()
+
+
+def test_an_overwrite_keeps_the_temporaries_of_live_writers(tmp_path: Path) -> None:
+    from baselines import runs
+
+    out = tmp_path / "run"
+    _run_files(out, "old")
+    live = out / f".metrics.csv.{os.getpid()}-89abcdef.tmp.csv"  # e.g. a `compare` progress reader's writer
+    stale = out / f".metrics.csv.{_dead_pid()}-0123abcd.tmp.csv"
+    for path in (live, stale):
+        path.write_text("x", encoding="utf-8")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    build = runs._build_dir(out, overwrite=True)
+    _run_files(build, "new")
+    runs._swap_in(build, out, keep_new=True)
+    assert live.exists() and not stale.exists()
+    live.unlink()
+    stale.write_text("x", encoding="utf-8")
+    live.write_text("x", encoding="utf-8")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    runs.prepare_run_dir(out, True, runs.RUN_FILES)
+    assert live.exists() and not stale.exists()

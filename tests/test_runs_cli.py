@@ -195,7 +195,9 @@ def test_failed_checkpoint_write_keeps_the_old_checkpoint(tmp_path: Path, monkey
 
 def test_run_dir_refuses_non_empty_unless_overwrite_and_overwrite_deletes_only_run_files(tmp_path: Path) -> None:
     (tmp_path / "metrics.csv").write_text("old run")
-    (tmp_path / ".metrics.csv.1a2b3c4d.tmp.csv").write_text("left by a killed process")
+    killed = tmp_path / ".metrics.csv.1a2b3c4d.tmp.csv"  # no pid in the name (older versions): stale after a day
+    killed.write_text("left by a killed process")
+    os.utime(killed, (0, 0))
     (tmp_path / "notes.txt").write_text("keep me")
     with pytest.raises(RunError, match="not empty"):
         prepare_run_dir(tmp_path, overwrite=False, owned_files=["metrics.csv"])

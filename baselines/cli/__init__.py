@@ -7,24 +7,25 @@ matplotlib: each ``run`` imports what it needs. User errors (``CliError`` and th
 runs, checkpoints and diverged training) print one line on stderr and exit with code 2; argument errors are tyro's
 messages, also exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C is one line
 and exit code 130; SIGTERM is handled as Ctrl-C is (the command finishes its files: a run's summary, no temporary
-files left) and exits 143.
+files left) and exits 143, except by ``compare``: it keeps SIGTERM's default action and ends at once, as its worker
+processes do (a rerun redoes the runs that had not finished).
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import errno
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Union
 
 import tyro
 
 from baselines.cli import compare, evaluate, play, plot, render, robustness, train
 from baselines.cli.common import EXIT_USAGE, PROG, CliError
+from baselines.suggestions import did_you_mean
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
@@ -84,19 +85,12 @@ def misspelt_name(args: Sequence[str]) -> str | None:
         return None
     commands = [module.NAME for module in SUBCOMMANDS]
     if args[0] not in commands:
-        return (
-            f"{PROG}: error: unknown command {args[0]!r}{_closest(args[0], commands)}; commands: {', '.join(commands)}"
-        )
+        hint = did_you_mean(args[0], commands, quote=True)
+        return f"{PROG}: error: unknown command {args[0]!r}{hint}; commands: {', '.join(commands)}"
     if args[0] == train.NAME and len(args) > 1 and not args[1].startswith("-") and args[1] not in ALGORITHMS:
-        known = ", ".join(ALGORITHMS)
-        return f"{PROG} train: error: unknown algorithm {args[1]!r}{_closest(args[1], ALGORITHMS)}; known: {known}"
+        hint, known = did_you_mean(args[1], ALGORITHMS, quote=True), ", ".join(ALGORITHMS)
+        return f"{PROG} train: error: unknown algorithm {args[1]!r}{hint}; known: {known}"
     return None
-
-
-def _closest(name: str, choices: Iterable[str]) -> str:
-    by_lower = {choice.lower(): choice for choice in choices}
-    match = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.5)
-    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,22 +44,21 @@ class Evaluate:
         from baselines.configs import MAX_EVAL_EPISODES, parse_randomize
         from baselines.evaluation import evaluate
         from baselines.training import test_seed
+        from continuous_cartpole.randomization import Randomization
 
         check_count("--episodes", self.episodes, 1, MAX_EVAL_EPISODES, "run side by side, they must fit in memory")
         if self.seed is not None:
             check_seeds(self.seed, self.episodes)
-        try:
+        try:  # checked as train checks a config's, before load_run imports torch
             ranges = parse_randomize(self.randomize)
+            Randomization.of(ranges)
         except ValueError as error:
             raise CliError(f"--randomize: {error}") from error
         run_config, env_id, policy = load_run(self.run_dir, self.gym_package, self.checkpoint)
         threshold = gym.spec(env_id).reward_threshold
         seed = self.seed if self.seed is not None else test_seed(int(run_config["config"].get("seed", 0)))
         env_kwargs = {"randomize": ranges} if ranges else None
-        try:
-            returns = evaluate(policy, env_id, episodes=self.episodes, seed=seed, env_kwargs=env_kwargs)
-        except ValueError as error:  # a range the env refuses
-            raise CliError(f"--randomize: {error}") from error
+        returns = evaluate(policy, env_id, episodes=self.episodes, seed=seed, env_kwargs=env_kwargs)
         result: dict[str, Any] = {
             "run_dir": str(self.run_dir),
             "algo": run_config["algo"],

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,8 +93,10 @@ def run_robustness(run_dir: Path, env_id: str, run_seed: int) -> list[dict[str, 
     cached = _read_cache(run_dir / RUN_CACHE_FILE)
     if cached is not None and {name: cached.get(name) for name in key} == key:
         rows = cached.get("points")
-        if isinstance(rows, list) and [_cached_point(row) for row in rows] == points:
-            return rows
+        if isinstance(rows, list) and len(rows) == len(points):
+            means = [_cached_return(row, point) for row, point in zip(rows, points, strict=True)]
+            if None not in means:  # rebuilt from the points: only a checked number comes from the file
+                return [{**point, "return_mean": mean} for point, mean in zip(points, means, strict=True)]
     resolve_device("cpu")  # one torch thread: more made SB3's small networks 10x slower on a busy 2-core machine
     policy = baselines.load_policy(run_dir, BEST)
     physics = [{point["parameter"]: point["value"]} for point in points]
@@ -106,11 +109,14 @@ def run_robustness(run_dir: Path, env_id: str, run_seed: int) -> list[dict[str, 
     return rows
 
 
-def _cached_point(row: Any) -> dict[str, Any] | None:
-    """A cached row without its return, to compare with the points asked for; None unless it has a return."""
-    if not isinstance(row, dict) or not isinstance(row.get("return_mean"), (int, float)):
+def _cached_return(row: Any, point: dict[str, Any]) -> float | None:
+    """The cached return of ``point`` when ``row`` is that point's and holds a finite number, else None."""
+    if not isinstance(row, dict) or any(row.get(key) != value for key, value in point.items()):
         return None
-    return {key: row.get(key) for key in ("parameter", "factor", "value")}
+    mean = row.get("return_mean")
+    if isinstance(mean, bool) or not isinstance(mean, (int, float)) or not math.isfinite(mean):
+        return None  # JSON's true, NaN and Infinity parse as numbers here
+    return float(mean)
 
 
 def _read_cache(path: Path) -> dict[str, Any] | None:
@@ -208,7 +214,7 @@ def plot_robustness(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from baselines.robustness_plots import save_figure
+    from baselines.plotting import save_figure
 
     scores = _scores(rows)
     envs = list(dict.fromkeys(env_id for _, env_id in scores))
