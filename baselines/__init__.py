@@ -10,7 +10,7 @@
 - run directories: ``runs``, ``checkpoint``, ``atomic``;
 - experiments: ``compare`` (plan, lock, the local and Ray executors, results), ``stats``, ``plotting``,
   ``tensorboard_log``;
-- watching: ``rollouts``, ``video``, ``play``;
+- watching: ``rollouts``, ``video``, ``play``, and ``inline`` (``baselines.show``: a rollout shown in Jupyter);
 - the command line: ``cli`` (``cartpole-baselines``, one module per subcommand).
 """
 
@@ -19,7 +19,16 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["load_policy"]
+__all__ = ["load_policy", "show"]
+
+
+def __getattr__(name: str) -> Any:
+    """``baselines.show`` is ``baselines.inline.show``, imported on first use (it loads gymnasium and pygame)."""
+    if name == "show":
+        from baselines.inline import show
+
+        return show
+    raise AttributeError(f"module 'baselines' has no attribute {name!r}")
 
 
 def load_policy(run_dir: str | os.PathLike[str], checkpoint: str = "best") -> Any:

@@ -259,20 +259,22 @@ def test_plot_draws_one_runs_learning_curve(tmp_path: Path, capsys: Any) -> None
     assert "metrics.csv lacks the column(s) eval_return_mean" in capsys.readouterr().err
 
 
-# --- the README's "From Python" section runs as written -------------------------------------------------------------
+# --- the documentation's "From Python" section runs as written ----------------------------------------------------
+
+BASELINES_PAGE = "docs/baselines.md"
 
 
-def readme_python_block(section: str) -> str:
-    """The first ```python block after the heading ``section`` in README.md."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    after = readme.split(f"\n{section}\n", 1)[1]
+def doc_python_block(page: str, section: str) -> str:
+    """The first ```python block after the heading ``section`` in the documentation page ``page``."""
+    text = (Path(__file__).parent.parent / page).read_text(encoding="utf-8")
+    after = text.split(f"\n{section}\n", 1)[1]
     return after.split("```python\n", 1)[1].split("\n```", 1)[0]
 
 
-def test_readme_from_python_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+def test_docs_from_python_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, Any] = {}
-    exec(compile(readme_python_block("### From Python"), "README.md", "exec"), namespace)
+    exec(compile(doc_python_block(BASELINES_PAGE, "## From Python"), BASELINES_PAGE, "exec"), namespace)
     assert "solved after" in capsys.readouterr().out
     assert (tmp_path / "runs" / "ars-python" / "policy.safetensors").is_file()
     assert namespace["summary"]["status"] == "finished"

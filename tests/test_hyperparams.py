@@ -123,10 +123,10 @@ def test_keys_a_file_entry_leaves_out_take_sb3s_defaults(tmp_path: Path) -> None
     assert (model.gamma, model.batch_size, model.n_steps) == (defaults["gamma"], defaults["batch_size"], 64)
 
 
-def test_readme_hyperparams_file_example_exists_and_reads() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    paths = set(re.findall(r"--hyperparams-file ([\w/]+\.yml)", readme)) - {"FILE.yml"}
-    assert paths, "the README shows a --hyperparams-file example"
+def test_the_documented_hyperparams_file_example_exists_and_reads() -> None:
+    page = (ROOT / "docs" / "baselines.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"--hyperparams-file ([\w/]+\.yml)", page)) - {"FILE.yml"}
+    assert paths, "docs/baselines.md shows a --hyperparams-file example"
     for path in paths:
         values, budget = from_zoo_file(ROOT / path, DISCRETE_ID)
         assert values["policy"] == "MlpPolicy" and budget == 100_000
