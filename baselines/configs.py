@@ -18,6 +18,32 @@ EVAL_EVERY = 2_000  # env steps between curve evaluations: one default for every
 EVAL_EPISODES = 20  # deterministic episodes per curve evaluation, and the fewest allowed
 # The integer fields every algorithm config starts with, and their smallest allowed values.
 COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
+ARS_POLICIES = ("linear", "rff")
+# Each rollout step computes (2 N k) x features sines and holds N x features perturbations: 65536 features keep
+# both within a few MB per direction while allowing far more than a cart-pole policy needs.
+MAX_ARS_FEATURES = 65_536
+
+
+# Our algorithms' settings for a task other than balance (the ``task`` an env id is registered with), found as the
+# README's "Swing-up baselines" section says; ``compare`` uses them, ``train`` takes them as flags.
+TASK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
+    "swingup": {
+        "ars": {
+            "total_steps": 20_000_000,
+            "policy": "rff",
+            "features": 64,
+            "n_directions": 32,
+            "top_b": 16,
+            "noise_std": 0.2,
+            "step_size": 0.3,
+        },
+    },
+}
+
+
+def task_settings(algo: str, task: str) -> dict[str, Any]:
+    """Config fields that ``algo`` uses on ``task`` instead of its defaults (empty for balance)."""
+    return dict(TASK_SETTINGS.get(task, {}).get(algo, {}))
 
 
 def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
@@ -54,9 +80,18 @@ class ARSConfig:
     normalize_states: bool = True  # V2: whiten states with the running mean/std of all states seen
     episodes_per_direction: int = 1  # episodes per perturbed policy and iteration, averaged
     until_perfect: bool = True  # once solved, train on until a confirmation has every episode at the time limit
+    policy: str = "linear"  # linear: M @ state; rff: M @ random Fourier features of the state (swing-up)
+    features: int = 256  # rff: number of random Fourier features
+    bandwidth: float = 1.0  # rff: nu in sin(P state / nu + phi), on whitened states
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
+        if self.policy not in ARS_POLICIES:
+            raise ValueError(f"ARSConfig.policy must be one of {', '.join(ARS_POLICIES)}, got {self.policy!r}")
+        check_integer_fields(self, {"features": 1})
+        if self.features > MAX_ARS_FEATURES:
+            raise ValueError(f"ARSConfig.features must be at most {MAX_ARS_FEATURES}, got {self.features}")
+        check_positive_finite(self, ("bandwidth",))
         if self.top_b is not None and (
             isinstance(self.top_b, bool) or not isinstance(self.top_b, int) or not 1 <= self.top_b <= self.n_directions
         ):

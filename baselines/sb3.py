@@ -40,7 +40,7 @@ from baselines.algorithms import CONTINUOUS
 from baselines.configs import SB3_CONFIGS as CONFIGS
 from baselines.configs import A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3ARSConfig, SB3Config, TD3Config
 from baselines.devices import resolve_device
-from baselines.env_checks import action_kind, check_env_for_training
+from baselines.env_checks import action_kind, check_env_for_training, env_task
 from baselines.runs import RunError
 from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole import registered_id
@@ -105,7 +105,7 @@ def resolve_hyperparams(algo: str, env_id: str, text: str) -> dict[str, Any]:
     supported = table.action_spaces(algo)
     if kind not in supported:
         raise ValueError(f"{algo} only supports {' and '.join(sorted(supported))} action spaces; {env_id} is {kind}")
-    resolved = table.resolve(algo, kind, overrides)
+    resolved = table.resolve(algo, kind, overrides, env_task(registered_id(env_id)))
     # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
     check_zoo_values(resolved, kind)
     decode_policy_kwargs(resolved.get("policy_kwargs", {}))
