@@ -47,7 +47,7 @@ def spread(values: list[float], fmt: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--envs", nargs="+", default=list(continuous_cartpole.ENV_IDS))
+    parser.add_argument("--envs", nargs="+", default=list(continuous_cartpole.BALANCE_IDS))
     parser.add_argument("--algos", nargs="+", default=list(ALGOS))
     parser.add_argument("--eval-every", type=int, default=EVAL_EVERY)
     args = parser.parse_args()

@@ -74,3 +74,20 @@ def discrete_force_sign(action: Any) -> float:
     if action == 0:
         return -1.0
     raise ValueError(f"discrete action must be 0 (push left) or 1 (push right), got {action}")
+
+
+def discrete_force_level(action: Any) -> float:
+    """-1.0 (push left), 0.0 (no force) or +1.0 (push right) for the swing-up's actions 0, 1 and 2."""
+    if type(action) is not int:  # the usual case is a plain int; everything else goes through the same checks
+        if isinstance(action, np.ndarray):
+            if action.shape != () or action.dtype.kind not in "iu":
+                raise TypeError(
+                    f"discrete action must be an integer scalar, got an array of shape {action.shape} "
+                    f"and dtype {action.dtype}"
+                )
+            action = action.item()
+        elif not isinstance(action, (int, np.integer)) or isinstance(action, (bool, np.bool_)):
+            raise TypeError(f"discrete action must be an integer (0, 1 or 2), got {action!r}")
+    if action == 0 or action == 1 or action == 2:
+        return float(action - 1)
+    raise ValueError(f"discrete action must be 0 (push left), 1 (no force) or 2 (push right), got {action}")

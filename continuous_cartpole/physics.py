@@ -82,11 +82,17 @@ class CartPoleParams:
 
     @classmethod
     def from_keywords(cls, physics: dict[str, Any]) -> CartPoleParams:
-        """The parameters from an env's keyword arguments, naming any unknown keyword and the valid ones."""
+        """The parameters from an env's keyword arguments; an unknown keyword is a ``TypeError`` naming the valid
+        ones."""
         valid = [field.name for field in fields(cls)]
         for name in physics:
             if name not in valid:
-                raise ValueError(f"unknown CartPole parameter {name!r}; valid: {', '.join(valid)}")
+                # Python's own wording for an unknown keyword: clients such as TorchRL retry without a keyword only
+                # on this TypeError (TorchRL's GymEnv passes frameskip=)
+                raise TypeError(
+                    f"{cls.__name__}() got an unexpected keyword argument {name!r}; valid CartPole parameters: "
+                    f"{', '.join(valid)}"
+                )
         return cls(**physics)
 
     @classmethod

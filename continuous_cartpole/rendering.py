@@ -17,6 +17,8 @@ RENDER_FPS = 50
 
 _TRACK_Y = 300  # screen row of the track (pygame's y axis points down)
 _CART_W, _CART_H = 50.0, 30.0
+_AXLE_RISE = _CART_H / 4  # the axle sits this far above the track's line
+_CIRCLE_MARGIN_PX = 8  # between the pole's tip and the frame's edge when the whole circle is drawn
 _POLE_W = 10.0
 _BACKGROUND = (255, 255, 255)
 _CART_COLOUR = (0, 0, 0)
@@ -41,12 +43,24 @@ def _import_pygame() -> Any:
 
 
 class CartPoleRenderer:
-    """Draws frames of 600x400 pixels; in ``human`` mode it also shows them in a window at ``fps``."""
+    """Draws frames of 600x400 pixels; in ``human`` mode it also shows them in a window at ``fps``.
 
-    def __init__(self, mode: str, x_threshold: float, length: float, fps: int = RENDER_FPS) -> None:
+    ``whole_circle=True`` (the swing-up) draws the track across the middle of the frame, and scales the scene
+    down when needed, so that the pole fits at every angle, hanging below the track included.
+    """
+
+    def __init__(
+        self, mode: str, x_threshold: float, length: float, fps: int = RENDER_FPS, whole_circle: bool = False
+    ) -> None:
         self.mode = mode
         self.fps = fps
         self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
+        self.track_y = _TRACK_Y
+        if whole_circle:
+            self.track_y = SCREEN_HEIGHT // 2
+            # the pole turns about the axle: the room above and below it, less a margin, is the pole's length
+            room = min(self.track_y - _AXLE_RISE, SCREEN_HEIGHT - self.track_y + _AXLE_RISE) - _CIRCLE_MARGIN_PX
+            self.scale = min(self.scale, room / (2 * length))
         self.pole_px = self.scale * 2 * length
         self.pygame = _import_pygame()
         self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
@@ -58,10 +72,10 @@ class CartPoleRenderer:
         gfxdraw = pygame.gfxdraw
         surf = self.surface
         surf.fill(_BACKGROUND)
-        gfxdraw.hline(surf, 0, SCREEN_WIDTH, _TRACK_Y, (0, 0, 0))
+        gfxdraw.hline(surf, 0, SCREEN_WIDTH, self.track_y, (0, 0, 0))
 
         cart_x = x * self.scale + SCREEN_WIDTH / 2
-        cart_top = _TRACK_Y - _CART_H / 2
+        cart_top = self.track_y - _CART_H / 2
         cart = [
             (cart_x - _CART_W / 2, cart_top),
             (cart_x + _CART_W / 2, cart_top),

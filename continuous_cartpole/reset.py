@@ -57,6 +57,16 @@ def reset_bounds(options: Any, params: CartPoleParams) -> tuple[float, float]:
     return low, high
 
 
+def swingup_start_options(options: Any) -> None:
+    """Refuse reset options for the swing-up, whose start state is fixed (dm_control's, hanging down)."""
+    options = options_dict(options)
+    if options:
+        raise ValueError(
+            f"reset options {sorted(options)} apply to the balance task only; the swing-up always starts hanging "
+            "down with dm_control's noise (0.01 x N(0, 1) on every variable)"
+        )
+
+
 def _bound(options: dict[str, Any], key: str, default: float) -> float:
     value = options.get(key, default)
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):

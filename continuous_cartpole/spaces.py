@@ -6,14 +6,18 @@ import numpy as np
 from gymnasium import spaces
 
 from continuous_cartpole.physics import CartPoleParams
+from continuous_cartpole.tasks import Task, observation_high
+
+BALANCE = Task()
 
 
-def action_space(continuous: bool) -> spaces.Space:
-    """``Box(-1, 1, (1,), float32)`` (force = action x force_mag) or ``Discrete(2)`` (0 left, 1 right)."""
-    return spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous else spaces.Discrete(2)
+def action_space(continuous: bool, task: Task = BALANCE) -> spaces.Space:
+    """``Box(-1, 1, (1,), float32)`` (force = action x force_mag) or ``Discrete(task.discrete_actions)``: 0 pushes
+    left and the last action right; the swing-up's middle action 1 pushes with no force."""
+    return spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous else spaces.Discrete(task.discrete_actions)
 
 
-def observation_space(params: CartPoleParams) -> spaces.Box:
-    """float32 (x, x_dot, theta, theta_dot) within ``params.observation_high``, finite and symmetric."""
-    high = np.array(params.observation_high, dtype=np.float32)
+def observation_space(params: CartPoleParams, task: Task = BALANCE) -> spaces.Box:
+    """float32 observations within the task's ``observation_high``, finite and symmetric."""
+    high = np.array(observation_high(task, params), dtype=np.float32)
     return spaces.Box(-high, high, dtype=np.float32)

@@ -17,10 +17,19 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, step_state
-from continuous_cartpole.registration import registered_id
-from continuous_cartpole.reset import reset_bounds, validate_seed
+from continuous_cartpole.physics import CartPoleParams, has_failed, is_nonfinite, step_state
+from continuous_cartpole.registration import ENV_IDS, registered_id
+from continuous_cartpole.reset import reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
+from continuous_cartpole.tasks import (
+    SWINGUP_START_ANGLE,
+    SWINGUP_START_CLIP,
+    SWINGUP_START_NOISE,
+    Task,
+    has_ended,
+    observation_rows,
+    swingup_reward,
+)
 
 NATIVE_ENTRY_POINT = "continuous_cartpole.env:CartPoleEnv"
 CPU_BLOCK = 65536  # envs per physics block on the CPU (see __init__)
@@ -32,12 +41,12 @@ class Transition(NamedTuple):
 
     state: torch.Tensor  # (4, n) after autoreset
     steps: torch.Tensor  # (n,) int64 episode lengths
-    obs: torch.Tensor  # (n, 4) float32
+    obs: torch.Tensor  # (n, 4) float32; (n, 5) for the swing-up
     reward: torch.Tensor  # (n,) float32
     terminated: torch.Tensor  # (n,) flags (see as_bytes)
     truncated: torch.Tensor  # (n,) flags
     done: torch.Tensor  # (n,) flags: terminated or truncated
-    final_obs: torch.Tensor | None  # (n, 4) float32 before autoreset (SAME_STEP)
+    final_obs: torch.Tensor | None  # (n, 4 or 5) float32 before autoreset (SAME_STEP)
     nonfinite: torch.Tensor | None  # (n,) flags: the stepped state has a NaN or an infinity
 
 
@@ -54,6 +63,7 @@ def as_bytes(flags: torch.Tensor) -> torch.Tensor:
 
 def transition(
     params: CartPoleParams,
+    task: Task,
     mode: AutoresetMode,
     max_episode_steps: int,
     check_finite: bool,
@@ -67,45 +77,58 @@ def transition(
 
     ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``next_start`` holds start states for
     the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
-    branches only on the arguments fixed at construction.
+    branches only on the arguments fixed at construction. With DISABLED, ``restart`` marks the sub-envs stepped
+    after their episode ended: a failing step among them pays 0.0, as in the NumPy env.
     """
-    fraction = force_fractions(actions, state.dtype)
+    fraction = force_fractions(actions, state.dtype, task.swingup)
     stepped = step_state(params, tuple(state.unbind(0)), fraction * params.force_mag, torch)
-    failed = has_failed(params, stepped[0], stepped[2])
+    if task.swingup:
+        failed = has_ended(task, params, stepped) | is_nonfinite(stepped[0], stepped[2], stepped[1], stepped[3])
+        stepped_obs = observation_rows(task, stepped, torch)
+        task_reward = swingup_reward(task, stepped_obs, fraction, torch)
+    else:
+        failed = has_failed(params, stepped[0], stepped[2])
+        stepped_obs, task_reward = stepped, 1.0
     reset_now = restart  # which sub-envs take their start state on this step
     if mode == AutoresetMode.NEXT_STEP:
         steps = torch.where(restart, 0, steps + 1)
         terminated = failed & ~restart
         truncated = (steps >= max_episode_steps) & ~restart
-        reward = torch.where(terminated, params.failure_reward, torch.where(restart, 0.0, 1.0))
+        reward = torch.where(terminated, params.failure_reward, torch.where(restart, 0.0, task_reward))
     else:
         steps = steps + 1
         terminated = failed
         truncated = steps >= max_episode_steps
-        reward = torch.where(terminated, params.failure_reward, 1.0)
+        reward = torch.where(terminated, params.failure_reward, task_reward)
         reset_now = terminated | truncated
         if mode == AutoresetMode.SAME_STEP:
             steps = torch.where(reset_now, 0, steps)
+        else:
+            reward = torch.where(restart & terminated, 0.0, reward)
     # Row by row: a where broadcast over the (4, n) state compiles to 2x slower code.
     rows = stepped
     if mode != AutoresetMode.DISABLED:
         rows = tuple(
             torch.where(reset_now, start, row) for start, row in zip(next_start.unbind(0), stepped, strict=True)
         )
-    final_obs = torch.stack(stepped, dim=1).to(torch.float32) if mode == AutoresetMode.SAME_STEP else None
+    final_obs = torch.stack(stepped_obs, dim=1).to(torch.float32) if mode == AutoresetMode.SAME_STEP else None
     nonfinite = None
     if check_finite:
         finite = functools.reduce(torch.logical_and, (torch.isfinite(row) for row in stepped))
         nonfinite = as_bytes(~finite & ~restart if mode == AutoresetMode.NEXT_STEP else ~finite)
-    obs = torch.stack(rows, dim=1).to(torch.float32)  # a fresh tensor, never the state
+    obs_rows = stepped_obs if mode == AutoresetMode.DISABLED else observation_rows(task, rows, torch)
+    obs = torch.stack(obs_rows, dim=1).to(torch.float32)  # a fresh tensor, never the state
     flags = as_bytes(terminated), as_bytes(truncated), as_bytes(terminated | truncated)
     return Transition(torch.stack(rows), steps, obs, reward.to(torch.float32), *flags, final_obs, nonfinite)
 
 
-def force_fractions(actions: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Force / force_mag per sub-env: continuous ``(n, 1)`` actions clipped to [-1, 1], discrete ``(n,)`` ones +-1."""
+def force_fractions(actions: torch.Tensor, dtype: torch.dtype, three_levels: bool = False) -> torch.Tensor:
+    """Force / force_mag per sub-env: continuous ``(n, 1)`` actions clipped to [-1, 1], discrete ``(n,)`` ones +-1
+    (0 left, 1 right), or with ``three_levels`` (the swing-up) -1, 0, +1 for 0, 1, 2."""
     if actions.dim() == 2:
         return actions[:, 0].to(dtype).clamp(-1.0, 1.0)
+    if three_levels:
+        return actions.to(dtype) - 1.0
     return (actions == 1).to(dtype) * 2.0 - 1.0  # +1 for action 1, -1 otherwise; faster than a where
 
 
@@ -156,13 +179,14 @@ class TorchCartPoleVectorEnv(VectorEnv):
     device-to-host read per step, which training loops whose actions are valid by construction turn off with
     ``validate_actions=False``:
 
-    - action values: NaN or infinite continuous actions, discrete actions outside {0, 1} raise ``ValueError``;
-    - with ``AutoresetMode.DISABLED``, stepping a sub-env whose episode ended without resetting it raises
-      ``ValueError``;
+    - action values: NaN or infinite continuous actions, discrete actions outside the space raise ``ValueError``;
+    - with ``AutoresetMode.DISABLED``, stepping a sub-env whose episode ended without resetting it warns once (as
+      Gymnasium's single env does); the step goes on from the final state and a failing one pays 0.0;
     - a sub-env whose state became non-finite (NaN or infinite, e.g. a state set by hand) gets a warning naming it.
       The physics core's failure test decides its termination, as in every env of the package.
 
-    Without validation a NaN action makes that sub-env's state NaN, and a discrete value other than 1 pushes left.
+    Without validation a NaN action makes that sub-env's state NaN, and a discrete value outside the space pushes
+    with a force that is not one of its levels.
 
     ``compile=True`` fuses the physics and the autoreset into one kernel with ``torch.compile`` (the inductor
     backend: C++ on the CPU, which needs a C++ compiler, Triton on CUDA). The construction compiles it once, on
@@ -173,24 +197,28 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ## Action Space
 
     Tensors shaped as the NumPy vector env's actions: ``(num_envs, 1)`` floats, clipped to [-1, 1], for
-    ``continuous=True`` (force = action x force_mag); ``(num_envs,)`` integers in {0, 1} for ``continuous=False``.
+    ``continuous=True`` (force = action x force_mag); ``(num_envs,)`` integers for ``continuous=False``: 0 left, 1
+    right (balance), or 0 left, 1 no force, 2 right (swing-up).
     A tensor on another device is refused rather than copied silently, and one that requires grad is refused: the
     env is not differentiable, so pass ``actions.detach()`` or compute them under ``torch.no_grad()``.
     ``action_space`` describes them as NumPy spaces (Gymnasium has no tensor spaces).
 
     ## Observation Space
 
-    ``(num_envs, 4)`` float32 tensors: x, x_dot, theta, theta_dot, within the single env's finite bounds.
+    ``(num_envs, 4)`` float32 tensors: x, x_dot, theta, theta_dot (balance), or ``(num_envs, 5)``: x, x_dot,
+    cos theta, sin theta, theta_dot (swing-up), within the single env's finite bounds.
 
     ## Rewards
 
-    ``(num_envs,)`` float32: 1.0 while the pole stays up, ``failure_reward`` on the failing step, and with
-    ``AutoresetMode.NEXT_STEP`` 0.0 on the reset step after an episode ends.
+    ``(num_envs,)`` float32: the task's reward (balance 1.0 while the pole stays up; swing-up dm_control's, see
+    ``CartPoleEnv``), ``failure_reward`` on the failing step, and with ``AutoresetMode.NEXT_STEP`` 0.0 on the reset
+    step after an episode ends.
 
     ## Starting State
 
-    Every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``), drawn from the
-    env's own ``torch.Generator`` on ``device``: ``reset(seed=s)`` makes everything that follows deterministic.
+    Balance: every state variable uniform in [-0.05, 0.05] (or ``reset(options={"low": ..., "high": ...})``);
+    swing-up: hanging down, 0.01 x N(0, 1) on every variable, as the single env. Drawn from the env's own
+    ``torch.Generator`` on ``device``: ``reset(seed=s)`` makes everything that follows deterministic.
     Start states for autoreset are pre-drawn for all sub-envs, which needs no data-dependent indexing: every step
     with SAME_STEP, every second step with NEXT_STEP (a sub-env resets at most once in two steps there, so no start
     state is used twice, with half the random numbers). The random stream differs from the NumPy env's, so use
@@ -204,7 +232,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
     - ``AutoresetMode.NEXT_STEP`` (default, as ``CartPoleVectorEnv``): the step after an episode ends returns the
       reset observation, reward 0.0 and both flags False, ignoring that sub-env's action. ``info`` is empty.
     - ``AutoresetMode.SAME_STEP``: the step that ends an episode returns the next episode's first observation;
-      ``info["final_obs"]`` is a ``(num_envs, 4)`` tensor of the observations before that reset and
+      ``info["final_obs"]`` is a ``(num_envs, 4 or 5)`` tensor of the observations before that reset and
       ``info["_final_obs"]`` the bool mask of the sub-envs that ended (both always present: valid where the mask
       is True, so no host read decides whether to add them).
     - ``AutoresetMode.DISABLED``: nothing resets by itself; ``reset(options={"reset_mask": mask})`` with a bool
@@ -214,7 +242,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ## Arguments
 
     - ``num_envs``: the number of sub-envs.
-    - ``continuous=True``: ``Box`` actions (ContinuousCartPole) or ``Discrete(2)`` (DiscreteCartPole).
+    - ``continuous=True``: ``Box`` actions (ContinuousCartPole) or discrete ones (DiscreteCartPole).
+    - ``task="balance"``: or ``"swingup"``, ``"swingup_sparse"`` (see ``CartPoleEnv``).
     - ``device="cpu"``: a torch device (``"cuda"``, ``"cuda:1"``); a CUDA device that is not there is refused.
     - ``max_episode_steps=500``: the truncation length.
     - ``dtype=torch.float32``: of the simulated state, ``torch.float32`` or ``torch.float64``.
@@ -229,7 +258,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
 
     ## Version History
 
-    - v0: initial release; autoreset modes and the compiled step.
+    - v0: initial release; autoreset modes and the compiled step; the swing-up tasks.
 
     >>> import torch
     >>> envs = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode="SameStep")
@@ -240,6 +269,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
     >>> reward, sorted(info)
     (tensor([1., 1., 1.]), ['_final_obs', 'final_obs'])
     >>> obs, info = envs.reset(options={"reset_mask": torch.tensor([True, False, False])})
+    >>> swingup = make_torch_vector_env("DiscreteCartPoleSwingUp-v0", 2)
+    >>> swingup.reset(seed=0)[0].shape, swingup.single_action_space, swingup.max_episode_steps
+    (torch.Size([2, 5]), Discrete(3), 1000)
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -255,6 +287,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         validate_actions: bool = True,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         compile: bool = False,
+        task: str = "balance",
         **physics_kwargs: Any,
     ) -> None:
         for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
@@ -262,7 +295,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-        self.params = CartPoleParams(**physics_kwargs)
+        self.params = CartPoleParams.from_keywords(physics_kwargs)
+        self.task = Task(task)
         self.autoreset_mode = resolve_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.num_envs = int(num_envs)
@@ -274,8 +308,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self.render_mode = None
 
         # NumPy spaces describe shapes and bounds (Gymnasium has no tensor spaces); the env itself speaks tensors.
-        self.single_action_space = action_space(self.continuous)
-        self.single_observation_space = observation_space(self.params)
+        self.single_action_space = action_space(self.continuous, self.task)
+        self.single_observation_space = observation_space(self.params, self.task)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
@@ -283,13 +317,15 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self._seeded = False
         self.state: torch.Tensor | None = None  # (4, num_envs): one row per state variable, like the NumPy env
         self.steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+        # NEXT_STEP: the sub-envs that restart on the next step; DISABLED: those whose episode ended, until reset
         self.prev_done = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        self._warned_stepped_after_end = False
         self._next_start = torch.zeros((4, self.num_envs), dtype=dtype, device=self.device)
         self._step_count = 0  # a Python int: decides when start states are redrawn, never reads the device
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
 
         eager = functools.partial(
-            transition, self.params, self.autoreset_mode, self.max_episode_steps, self.validate_actions
+            transition, self.params, self.task, self.autoreset_mode, self.max_episode_steps, self.validate_actions
         )
         self.compile_seconds: float | None = None
         self._transition: Callable[..., Transition] = eager
@@ -324,7 +360,11 @@ class TorchCartPoleVectorEnv(VectorEnv):
     ) -> tuple[torch.Tensor, dict[str, Any]]:
         seed = validate_seed(seed)
         # Options are checked before seeding: a refused reset changes nothing.
-        low, high = reset_bounds(options, self.params)
+        if self.task.swingup:
+            swingup_start_options({k: v for k, v in (options or {}).items() if k != "reset_mask"})
+            low, high = self._reset_low, self._reset_high  # unused by the swing-up's draw
+        else:
+            low, high = reset_bounds(options, self.params)
         mask = self._reset_mask(options)
         if seed is not None:
             self.generator.manual_seed(seed)
@@ -340,6 +380,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
             self.steps.zero_()
             self.prev_done.zero_()
             self._step_count = 0
+            self._warned_stepped_after_end = False
         else:  # a torch.where over every sub-env: no host read, whatever the mask holds
             assert self.state is not None
             self.state = torch.where(mask, fresh, self.state)
@@ -370,11 +411,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         mode = self.autoreset_mode
-        if mode == AutoresetMode.DISABLED and self.validate_actions and bool(self.prev_done.any()):
-            raise ValueError(
-                f"sub-envs {listed(self.prev_done)} ended their episode; with AutoresetMode.DISABLED reset them "
-                'first with reset(options={"reset_mask": mask})'
-            )
+        if mode == AutoresetMode.DISABLED and self.validate_actions and not self._warned_stepped_after_end:
+            self._warn_if_stepping_ended_episodes()
         # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
         if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
             self._draw_start_states(self._next_start)
@@ -383,8 +421,10 @@ class TorchCartPoleVectorEnv(VectorEnv):
         result = self._run_blocks(actions)
         self.state, self.steps = result.state, result.steps
         terminated, truncated, done = (f.view(torch.bool) for f in (result.terminated, result.truncated, result.done))
-        if mode != AutoresetMode.SAME_STEP:
+        if mode == AutoresetMode.NEXT_STEP:
             self.prev_done = done
+        elif mode == AutoresetMode.DISABLED:  # ended stays ended until reset
+            self.prev_done = self.prev_done | done
         if result.nonfinite is not None and bool(result.nonfinite.any()):
             gym.logger.warn(
                 f"sub-envs {listed(result.nonfinite)} reached a non-finite state (NaN or infinite); it ends their "
@@ -394,6 +434,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if mode == AutoresetMode.SAME_STEP:
             info = {"final_obs": result.final_obs, "_final_obs": done}
         return result.obs, result.reward, terminated, truncated, info
+
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset (reads the device)."""
+        if bool(self.prev_done.any()):
+            self._warned_stepped_after_end = True
+            gym.logger.warn(
+                f"sub-envs {listed(self.prev_done)} are stepped after their episode ended; with "
+                'AutoresetMode.DISABLED reset them with reset(options={"reset_mask": mask}). Such steps go on '
+                "from the final state; a failing one pays 0.0. (Warned once.)"
+            )
 
     def _run_blocks(self, actions: torch.Tensor) -> Transition:
         """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""
@@ -429,8 +479,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
             )
         if actions.dtype == torch.bool or actions.is_complex():
             raise TypeError(f"actions must be real numbers, got dtype {actions.dtype}")
+        valid_values = "0, 1 or 2" if self.task.swingup else "0 or 1"
         if not self.continuous and actions.is_floating_point():
-            raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
+            raise TypeError(f"discrete actions must be integers ({valid_values}), got dtype {actions.dtype}")
         if tuple(actions.shape) != self.action_space.shape:
             raise ValueError(f"actions must have shape {self.action_space.shape}, got {tuple(actions.shape)}")
         if self.continuous:
@@ -439,18 +490,25 @@ class TorchCartPoleVectorEnv(VectorEnv):
                 bad = torch.nonzero(~torch.isfinite(values)).flatten()[:MAX_LISTED]
                 raise ValueError(f"actions must be finite; sub-envs {bad.tolist()} got {values[bad].tolist()}")
         elif self.validate_actions:
-            valid = (actions == 0) | (actions == 1)
+            valid = (actions >= 0) & (actions < self.single_action_space.n)
             if not bool(valid.all()):
                 bad = torch.nonzero(~valid).flatten()[:MAX_LISTED]
                 raise ValueError(
-                    f"discrete actions must be 0 or 1; sub-envs {bad.tolist()} got {actions[bad].tolist()}"
+                    f"discrete actions must be {valid_values}; sub-envs {bad.tolist()} got {actions[bad].tolist()}"
                 )
 
     def _draw_start_states(self, out: torch.Tensor) -> None:
-        out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
+        if self.task.swingup:  # dm_control's: hanging down, 0.01 x N(0, 1) on every variable (see tasks.py)
+            out.normal_(generator=self.generator).clamp_(-SWINGUP_START_CLIP, SWINGUP_START_CLIP)
+            out.mul_(SWINGUP_START_NOISE)
+            out[2] += SWINGUP_START_ANGLE
+        else:
+            out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
 
     def _observations(self) -> torch.Tensor:
         assert self.state is not None
+        if self.task.swingup:
+            return torch.stack(observation_rows(self.task, tuple(self.state.unbind(0)), torch), dim=1).to(torch.float32)
         obs = torch.empty((self.num_envs, 4), dtype=torch.float32, device=self.device)
         return obs.copy_(self.state.T)  # a fresh tensor even when the state is float32
 
@@ -468,7 +526,7 @@ def make_torch_vector_env(env_id: str, num_envs: int, **overrides: Any) -> Torch
     if spec.entry_point != NATIVE_ENTRY_POINT:
         raise ValueError(
             f"{spec.id} is not a continuous_cartpole env (entry point {spec.entry_point!r}), so it has no torch "
-            f"version; use one of ContinuousCartPole-v0, DiscreteCartPole-v0"
+            f"version; use one of {', '.join(ENV_IDS)}"
         )
     kwargs: dict[str, Any] = {**spec.kwargs, "max_episode_steps": spec.max_episode_steps or 500, **overrides}
     return TorchCartPoleVectorEnv(num_envs, **kwargs)

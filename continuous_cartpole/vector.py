@@ -9,10 +9,19 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds, is_nonfinite, step_state
+from continuous_cartpole.physics import ArrayConstants, CartPoleParams, is_nonfinite, step_state
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
-from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, validate_seed
+from continuous_cartpole.reset import options_dict, require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
+from continuous_cartpole.tasks import (
+    SWINGUP_START_ANGLE,
+    SWINGUP_START_CLIP,
+    SWINGUP_START_NOISE,
+    Task,
+    has_ended,
+    observation_rows,
+    swingup_reward,
+)
 
 # Envs per physics block. Temporaries of 16384 float64 values stay in the L2 cache and are reused by the
 # allocator; whole-batch temporaries at N = 65536 make glibc return and re-fault memory on every step (2x slower).
@@ -99,6 +108,7 @@ class CartPoleVectorEnv(VectorEnv):
         render_mode: str | None = None,
         dtype: Any = np.float32,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        task: str = "balance",
         **physics: Any,
     ) -> None:
         for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
@@ -111,24 +121,33 @@ class CartPoleVectorEnv(VectorEnv):
         self.dtype = np.dtype(dtype)
         self.num_envs = int(num_envs)
         self._renderer: CartPoleRenderer | None = None
-        self.params = CartPoleParams.from_keywords(physics)  # also sets the observation spaces
+        self._task = Task(task)  # before the params: their setter builds the task's observation spaces
+        self.params = CartPoleParams.from_keywords(physics)
         self.continuous = require_bool("continuous", continuous)
         self.max_episode_steps = int(max_episode_steps)
         self.render_mode = render_mode
         self.autoreset_mode = _autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
 
-        self.single_action_space = action_space(self.continuous)
+        self.single_action_space = action_space(self.continuous, self.task)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
         self.state: np.ndarray | None = None  # (4, num_envs): one contiguous row per state variable
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering
+        self._fraction = np.zeros(self.num_envs, dtype=self.dtype)  # last continuous action, clipped
         self._clock = 0  # steps since the last full reset; sub-env i's episode started at _episode_start[i]
         self._episode_start = np.zeros(self.num_envs, dtype=np.int64)
-        self.prev_done = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: these sub-envs restart on the next step
+        # NEXT_STEP: these sub-envs restart on the next step; DISABLED: their episode ended, until they are reset
+        self.prev_done = np.zeros(self.num_envs, dtype=bool)
+        self._warned_stepped_after_end = False
         self._failed = np.zeros(self.num_envs, dtype=bool)  # DISABLED: the failing step was already paid
         self._nonfinite = False  # some state may be NaN or infinite
         self._reset_low, self._reset_high = reset_bounds(None, self.params)
+
+    @property
+    def task(self) -> Task:
+        """The task (balance or swing-up), fixed at construction: it decides the spaces."""
+        return self._task
 
     @property
     def params(self) -> CartPoleParams:
@@ -141,8 +160,10 @@ class CartPoleVectorEnv(VectorEnv):
             raise TypeError(f"params must be a CartPoleParams, such as CartPoleParams(gravity=3.7), got {params!r}")
         self._params = params
         self._constants = ArrayConstants.of(params, self.dtype)
-        self._push_forces = np.array([-params.force_mag, params.force_mag], dtype=self.dtype)  # for actions 0, 1
-        self.single_observation_space = observation_space(params)  # its bounds follow the thresholds
+        # the force of each discrete action: 0, 1 push left, right; the swing-up's 0, 1, 2 left, none, right
+        levels = [-1.0, 0.0, 1.0] if self.task.swingup else [-1.0, 1.0]
+        self._push_forces = np.array([level * params.force_mag for level in levels], dtype=self.dtype)
+        self.single_observation_space = observation_space(params, self.task)  # its bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
 
@@ -162,7 +183,12 @@ class CartPoleVectorEnv(VectorEnv):
         seed = validate_seed(seed)
         options = options_dict(options)
         mask = _reset_mask(options.pop("reset_mask"), self.num_envs) if "reset_mask" in options else None
-        low_high = reset_bounds(options, self.params)  # checked before seeding: a refused reset changes nothing
+        # checked before seeding: a refused reset changes nothing
+        if self.task.swingup:
+            swingup_start_options(options)
+            low_high = self._reset_low, self._reset_high  # unused by the swing-up's draw
+        else:
+            low_high = reset_bounds(options, self.params)
         if mask is not None and self.state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
@@ -170,6 +196,7 @@ class CartPoleVectorEnv(VectorEnv):
         if mask is None:
             self.state = self._draw_states(self.num_envs).T.astype(self.dtype, order="C")  # rows contiguous
             self._clock = 0
+            self._warned_stepped_after_end = False
             mask = slice(None)
         else:
             assert self.state is not None
@@ -184,12 +211,18 @@ class CartPoleVectorEnv(VectorEnv):
         force = self._forces(actions)
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
+        if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
+            self._warn_if_stepping_ended_episodes()
         params, state = self.params, self.state
+        # The swing-up computes its observations and rewards with the physics, block by block (see _integrate).
+        swingup = self.task.swingup
+        obs = np.empty((self.num_envs, 5), dtype=np.float32) if swingup else None
+        reward = np.empty(self.num_envs, dtype=np.float32)
         if self._nonfinite:  # stepping NaN or infinity only makes more of them: no need to warn again
             with np.errstate(invalid="ignore", over="ignore"):
-                terminated, finite = self._integrate(state, force)
+                terminated, finite = self._integrate(state, force, obs, reward)
         else:
-            terminated, finite = self._integrate(state, force)
+            terminated, finite = self._integrate(state, force, obs, reward)
         self._nonfinite = not finite  # the exact per-sub-env rule below only when this fails
         if self._nonfinite:
             gym.logger.warn("A cart-pole state became NaN or infinite; its episode terminates.")
@@ -197,43 +230,77 @@ class CartPoleVectorEnv(VectorEnv):
                 terminated |= is_nonfinite(state[0], state[2], state[1], state[3])
         self._clock += 1
         truncated = self._episode_start <= self._clock - self.max_episode_steps
-        if params.failure_reward == 0.0:
+        if swingup:
+            reward[terminated] = params.failure_reward
+        elif params.failure_reward == 0.0:
             reward = np.subtract(1.0, terminated, dtype=np.float32)  # a quarter of np.where's time
         else:
             reward = np.where(terminated, np.float32(params.failure_reward), np.float32(1.0))
 
         info: dict[str, Any] = {}
+        restarted = None
         if self.autoreset_mode == AutoresetMode.NEXT_STEP:
-            self._restart_previously_done(reward, terminated, truncated)
+            restarted = self._restart_previously_done(reward, terminated, truncated)
             np.logical_or(terminated, truncated, out=self.prev_done)
         elif self.autoreset_mode == AutoresetMode.SAME_STEP:
-            info = self._restart_done(terminated | truncated)
+            info, restarted = self._restart_done(terminated | truncated, obs)
         else:  # DISABLED: like a single env stepped past its end, the failing step pays once
             reward[self._failed & terminated] = 0.0
             self._failed |= terminated
-        return self._observations(), reward, terminated, truncated, info
+            self.prev_done |= terminated | truncated
+        if obs is None:
+            return self._observations(), reward, terminated, truncated, info
+        if restarted is not None and restarted.size:
+            obs[restarted] = self._observations(restarted)
+        return obs, reward, terminated, truncated, info
 
-    def _integrate(self, state: np.ndarray, force: np.ndarray) -> tuple[np.ndarray, bool]:
+    def _warn_if_stepping_ended_episodes(self) -> None:
+        """DISABLED: warn once when sub-envs whose episode ended are stepped without a reset, as a single env does."""
+        if self.prev_done.any():
+            self._warned_stepped_after_end = True
+            ended = np.flatnonzero(self.prev_done)
+            gym.logger.warn(
+                f"sub-envs {ended[:10].tolist()} are stepped after their episode ended; with AutoresetMode.DISABLED "
+                'reset them with reset(options={"reset_mask": mask}). Such steps go on from the final state; a '
+                "failing one pays 0.0. (Warned once.)"
+            )
+
+    def _integrate(
+        self, state: np.ndarray, force: np.ndarray, obs: np.ndarray | None, reward: np.ndarray
+    ) -> tuple[np.ndarray, bool]:
         """Step ``state`` in place, block by block (each block's temporaries stay in the cache).
 
-        Returns where each sub-env left the bounds, and whether every new state is finite.
+        Returns where each sub-env's episode ended (NaN aside), and whether every new state is finite. With ``obs``
+        (the swing-up), it also writes the observations and the task's rewards, before any failure reward.
         """
-        params = self._constants
+        params, task = self._constants, self.task
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             rows = tuple(state)
             stepped = step_state(params, rows, force, np, out=rows)
-            return has_left_bounds(params, stepped[0], stepped[2]), bool(np.isfinite(state).all())
-        left = np.empty(self.num_envs, dtype=bool)
+            if obs is not None:
+                self._observe(stepped, slice(None), obs, reward)
+            return has_ended(task, params, stepped), bool(np.isfinite(state).all())
+        ended = np.empty(self.num_envs, dtype=bool)
         finite = True
         for start in range(0, self.num_envs, BLOCK):
             block = slice(start, start + BLOCK)
             rows = tuple(state[:, block])
             stepped = step_state(params, rows, force[block], np, out=rows)
-            left[block] = has_left_bounds(params, stepped[0], stepped[2])
+            if obs is not None:
+                self._observe(stepped, block, obs, reward)
+            ended[block] = has_ended(task, params, stepped)
             finite &= bool(np.isfinite(state[:, block]).all())
-        return left, finite
+        return ended, finite
 
-    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> None:
+    def _observe(self, stepped: tuple[np.ndarray, ...], block: slice, obs: np.ndarray, reward: np.ndarray) -> None:
+        """The swing-up's observations and rewards of one block of stepped states (cos and sin computed once)."""
+        rows = observation_rows(self.task, stepped, np)
+        np.concatenate([row[:, np.newaxis] for row in rows], axis=1, out=obs[block], casting="same_kind")
+        # the force fraction u of dm_control's small_control: the clipped action, or -1, 0, +1 (exact divisions)
+        fraction = self._fraction[block] if self.continuous else self.force[block] / self.params.force_mag
+        reward[block] = swingup_reward(self.task, rows, fraction, np)
+
+    def _restart_previously_done(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
         """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now, paying 0.0."""
         done_before = self.prev_done.nonzero()[0]  # under half the time of np.flatnonzero
         if done_before.size:
@@ -241,17 +308,19 @@ class CartPoleVectorEnv(VectorEnv):
             reward[done_before] = 0.0
             terminated[done_before] = False
             truncated[done_before] = False
+        return done_before
 
-    def _restart_done(self, done: np.ndarray) -> dict[str, Any]:
+    def _restart_done(self, done: np.ndarray, obs: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
         """SAME_STEP: ended sub-envs restart now; their last observation goes to ``info["final_obs"]``."""
         ended = done.nonzero()[0]
         if not ended.size:
-            return {}
+            return {}, ended
         final_obs = np.full(self.num_envs, None, dtype=object)  # per sub-env, as SyncVectorEnv gives it
-        for index, obs in zip(ended, self._observations(ended), strict=True):
-            final_obs[index] = obs
+        last = obs[ended] if obs is not None else self._observations(ended)
+        for index, row in zip(ended, last, strict=True):
+            final_obs[index] = row
         self._restart(ended)
-        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}
+        return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}, ended
 
     def _restart(self, indices: np.ndarray) -> None:
         assert self.state is not None
@@ -271,28 +340,36 @@ class CartPoleVectorEnv(VectorEnv):
             if not np.isfinite(column).all():
                 bad = np.flatnonzero(~np.isfinite(column))
                 raise ValueError(f"actions must be finite; sub-envs {bad[:10].tolist()} got {column[bad[:10]]}")
-            np.clip(column, -1.0, 1.0, out=self.force)  # the buffer is only read by render()
-            return np.multiply(self.force, self.params.force_mag, out=self.force)
+            np.clip(column, -1.0, 1.0, out=self._fraction)  # the swing-up's reward reads it
+            return np.multiply(self._fraction, self.params.force_mag, out=self.force)
+        valid = "0, 1 or 2" if self.task.swingup else "0 or 1"
         if actions.dtype.kind not in "iu":
-            raise TypeError(f"discrete actions must be integers (0 or 1), got dtype {actions.dtype}")
-        # Read as unsigned, a negative integer is huge, so one max finds every value outside {0, 1}. Converting
+            raise TypeError(f"discrete actions must be integers ({valid}), got dtype {actions.dtype}")
+        # Read as unsigned, a negative integer is huge, so one max finds every value outside the space. Converting
         # the integers themselves to floats would take longer than the rest of this function.
-        if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > 1:  # byte order kept
-            bad = np.flatnonzero((actions != 0) & (actions != 1))
-            raise ValueError(f"discrete actions must be 0 or 1; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
+        last = len(self._push_forces) - 1
+        if actions.size and actions.view(actions.dtype.str.replace("i", "u")).max() > last:  # byte order kept
+            bad = np.flatnonzero((actions < 0) | (actions > last))
+            raise ValueError(f"discrete actions must be {valid}; sub-envs {bad[:10].tolist()} got {actions[bad[:10]]}")
         return self._push_forces.take(actions, out=self.force, mode="clip")  # checked above: clip changes nothing
 
     def _draw_states(self, count: int) -> np.ndarray:
         """(count, 4) float64 start states: sub-env i gets the random numbers a single env would draw."""
+        if self.task.swingup:
+            states = SWINGUP_START_NOISE * self.np_random.normal(size=(count, 4)).clip(
+                -SWINGUP_START_CLIP, SWINGUP_START_CLIP
+            )
+            states[:, 2] += SWINGUP_START_ANGLE
+            return states
         return self.np_random.uniform(low=self._reset_low, high=self._reset_high, size=(count, 4))
 
     def _observations(self, indices: np.ndarray | None = None) -> np.ndarray:
-        """A fresh (num_envs, 4) float32 array, written straight from the (4, num_envs) state."""
+        """A fresh (num_envs, 4 or 5) float32 array, written straight from the (4, num_envs) state."""
         assert self.state is not None
         state = self.state if indices is None else self.state[:, indices]
-        # Joining four (n, 1) columns takes under half the time of copying the transposed state in one assignment,
+        # Joining (n, 1) columns takes under half the time of copying the transposed state in one assignment,
         # which NumPy walks four values at a time.
-        columns = [row[:, np.newaxis] for row in state]
+        columns = [row[:, np.newaxis] for row in observation_rows(self.task, tuple(state), np)]
         return np.concatenate(columns, axis=1, dtype=np.float32, casting="same_kind")
 
     def render(self) -> tuple[np.ndarray, ...] | None:
@@ -302,7 +379,9 @@ class CartPoleVectorEnv(VectorEnv):
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() before render().")
         if self._renderer is None:
-            self._renderer = CartPoleRenderer(self.render_mode, self.params.x_threshold, self.params.length)
+            self._renderer = CartPoleRenderer(
+                self.render_mode, self.params.x_threshold, self.params.length, whole_circle=self.task.swingup
+            )
         frames = []
         for x, theta, fraction in zip(self.state[0], self.state[2], self.force_fraction, strict=True):
             self._renderer.draw(float(x), float(theta), float(fraction) if self.continuous else None)

@@ -28,7 +28,7 @@ SB3_ALGOS = [name for name, algorithm in ALGORITHMS.items() if algorithm.module 
 PAIRS = [
     (algo, env_id)
     for algo in SB3_ALGOS
-    for env_id, continuous in continuous_cartpole.ENV_IDS.items()
+    for env_id, continuous in continuous_cartpole.BALANCE_IDS.items()
     if ("continuous" if continuous else "discrete") in ALGORITHMS[algo].action_spaces
 ]
 TINY = {"total_steps": 300, "eval_every": 150, "eval_episodes": 20, "device": "cpu"}

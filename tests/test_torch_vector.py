@@ -369,16 +369,23 @@ def test_reset_mask_resets_only_the_masked_sub_envs() -> None:
         TorchCartPoleVectorEnv(4).reset(options={"reset_mask": mask})
 
 
-def test_disabled_mode_refuses_to_step_an_ended_episode_when_validating() -> None:
-    env = TorchCartPoleVectorEnv(2, continuous=False, max_episode_steps=2, autoreset_mode="Disabled")
+def test_disabled_mode_warns_once_when_an_ended_episode_is_stepped_and_pays_nothing_for_failing_again() -> None:
+    env = TorchCartPoleVectorEnv(2, continuous=False, max_episode_steps=200, autoreset_mode="Disabled")
     env.reset(seed=0)
-    env.step(torch.ones(2, dtype=torch.int64))
-    _, _, _, truncated, _ = env.step(torch.ones(2, dtype=torch.int64))
-    assert truncated.all()
-    with pytest.raises(ValueError, match=r"sub-envs \[0, 1\] ended their episode.*reset_mask"):
-        env.step(torch.ones(2, dtype=torch.int64))
-    env.reset(options={"reset_mask": torch.tensor([True, True])})
-    env.step(torch.ones(2, dtype=torch.int64))
+    env.state = env.state[:, :1].repeat(1, 2)  # both sub-envs the same: they fail on the same step
+    push = torch.ones(2, dtype=torch.int64)
+    terminated = torch.zeros(2, dtype=torch.bool)
+    while not terminated.any():
+        _, _, terminated, _, _ = env.step(push)
+    with pytest.warns(UserWarning, match=r"sub-envs \[0, 1\] are stepped after their episode ended.*reset_mask"):
+        _, reward, terminated, _, _ = env.step(push)
+    assert terminated.all() and (reward == 0.0).all()  # failing again pays nothing, as in the NumPy env
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        env.step(push)  # warned once
+        env.reset(options={"reset_mask": torch.tensor([True, True])})
+        _, reward, terminated, _, _ = env.step(push)
+    assert not terminated.any() and (reward == 1.0).all()
 
 
 def test_autoreset_mode_errors_and_per_instance_metadata() -> None:

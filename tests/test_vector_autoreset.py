@@ -1,5 +1,7 @@
 """The NumPy vector env in every Gymnasium autoreset mode, against SyncVectorEnv over the single env."""
 
+import warnings
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -9,17 +11,27 @@ import continuous_cartpole
 from continuous_cartpole import CartPoleVectorEnv
 
 IDS = list(continuous_cartpole.ENV_IDS)
-MAX_STEPS = 60
+
+
+def max_steps(env_id: str) -> int:
+    """A time limit that episodes reach in the random phase: the swing-up's push leaves the track in ~75 steps."""
+    return 90 if gym.spec(env_id).kwargs.get("task") else 60
 
 
 def controller_actions(envs, obs: np.ndarray, step: int, rng: np.random.Generator) -> np.ndarray:
-    """Random pushes, and a balancing controller part of the time so that episodes also reach the time limit."""
+    """Random pushes, and part of the time a scripted policy so that episodes end both ways: balancing (balance),
+    pushing right until the cart leaves the track (swing-up)."""
     if step % 300 < 200:
-        push = np.clip(0.3 * obs[:, 0] + 0.5 * obs[:, 1] + 10 * obs[:, 2] + 2 * obs[:, 3], -1, 1)
+        if envs.task.swingup:
+            push = np.ones(len(obs))
+        else:
+            push = np.clip(0.3 * obs[:, 0] + 0.5 * obs[:, 1] + 10 * obs[:, 2] + 2 * obs[:, 3], -1, 1)
     else:
         push = rng.uniform(-1.5, 1.5, size=len(obs))
     if isinstance(envs.single_action_space, gym.spaces.Box):
         return push.astype(np.float32)[:, None]
+    if envs.task.swingup:
+        return np.rint(np.clip(push, -1, 1)).astype(np.int64) + 1
     return (push > 0).astype(np.int64)
 
 
@@ -43,8 +55,9 @@ def same_infos(ours: dict, theirs: dict) -> bool:
 @pytest.mark.parametrize("env_id", IDS)
 @pytest.mark.parametrize("mode", list(AutoresetMode))
 def test_each_autoreset_mode_matches_sync_vector_env_over_the_single_env(env_id, mode):
-    theirs = SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=MAX_STEPS)], autoreset_mode=mode)
-    ours = gym.make_vec(env_id, num_envs=1, max_episode_steps=MAX_STEPS, dtype=np.float64, autoreset_mode=mode.value)
+    limit = max_steps(env_id)
+    theirs = SyncVectorEnv([lambda: gym.make(env_id, max_episode_steps=limit)], autoreset_mode=mode)
+    ours = gym.make_vec(env_id, num_envs=1, max_episode_steps=limit, dtype=np.float64, autoreset_mode=mode.value)
     assert ours.autoreset_mode is mode and ours.metadata["autoreset_mode"] is mode
     obs_t, _ = theirs.reset(seed=42)
     obs_o, _ = ours.reset(seed=42)
@@ -55,7 +68,8 @@ def test_each_autoreset_mode_matches_sync_vector_env_over_the_single_env(env_id,
         obs_t, reward_t, term_t, trunc_t, info_t = theirs.step(actions)
         obs_o, reward_o, term_o, trunc_o, info_o = ours.step(actions)
         assert obs_o.tobytes() == obs_t.tobytes(), f"observation differs at step {step}"
-        assert np.array_equal(reward_o, reward_t), f"reward differs at step {step}"
+        # ours pays float32 rewards: the float64 reward of the same float64 state, rounded
+        assert reward_o.dtype == np.float32 and np.array_equal(reward_o, reward_t.astype(np.float32)), step
         assert np.array_equal(term_o, term_t) and np.array_equal(trunc_o, trunc_t), f"flags differ at step {step}"
         assert same_infos(info_o, info_t), (step, info_o, info_t)
         ends["terminated"] += int(term_t[0])
@@ -91,7 +105,8 @@ def test_disabled_never_resets_and_reset_mask_restarts_only_the_masked_sub_envs(
     for _ in range(5):
         _, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))
     assert truncated.all() and np.array_equal(envs.steps, [5, 5, 5])
-    obs, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))  # stepped past the end: no reset
+    with pytest.warns(UserWarning, match="stepped after their episode ended"):
+        obs, _, _, truncated, _ = envs.step(np.array([0, 0, 0]))  # stepped past the end: no reset
     assert truncated.all() and np.array_equal(envs.steps, [6, 6, 6])
     mask = np.array([True, False, True])
     reset_obs, _ = envs.reset(options={"reset_mask": mask})
@@ -141,3 +156,22 @@ def test_call_get_attr_and_set_attr_behave_as_in_sync_vector_env():
     with pytest.raises(AttributeError, match="no public attribute 'gravity'"):
         envs.get_attr("gravity")
     envs.close()
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_disabled_mode_warns_once_when_an_ended_episode_is_stepped_without_a_reset(env_id):
+    envs = gym.make_vec(env_id, num_envs=3, max_episode_steps=5, autoreset_mode=AutoresetMode.DISABLED)
+    envs.reset(seed=0)
+    zero = np.zeros((3, 1), np.float32) if envs.continuous else np.full(3, envs.single_action_space.n // 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(5):
+            truncated = envs.step(zero)[3]
+    assert truncated.all()
+    with pytest.warns(UserWarning, match=r"sub-envs \[0, 1, 2\] are stepped after their episode ended.*reset_mask"):
+        envs.step(zero)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        envs.step(zero)  # warned once
+        envs.reset(options={"reset_mask": np.array([True, True, True])})
+        envs.step(zero)  # a fresh episode: nothing to warn about

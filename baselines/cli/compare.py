@@ -70,7 +70,7 @@ class Compare:
         from baselines.configs import EVAL_EVERY
         from baselines.plotting import CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, PlotError
         from baselines.runs import FINISHED
-        from continuous_cartpole import ENV_IDS
+        from continuous_cartpole import BALANCE_IDS
 
         unknown = [algo for algo in self.algos or () if algo not in ALGORITHMS]
         if unknown:
@@ -79,7 +79,7 @@ class Compare:
             rows = compare(
                 self.out,
                 list(self.algos) if self.algos is not None else default_algos(self.quick),
-                list(self.envs or ENV_IDS),
+                list(self.envs or BALANCE_IDS),
                 self.seeds if self.seeds is not None else (QUICK_SEEDS if self.quick else FULL_SEEDS),
                 quick=self.quick,
                 workers=self.workers,

@@ -1,0 +1,167 @@
+"""What an episode asks of the cart-pole: the balance task and dm_control's swing-up, on the same physics.
+
+``physics.step_state`` moves the cart-pole; a task decides the rest: the start state, the observation, the reward
+and when an episode ends. Like the physics, the functions below use only arithmetic, comparisons and
+``xp.cos`` / ``xp.sin`` / ``xp.exp``, so the single env (``xp=math``), the NumPy vector env and the torch env (eager
+and compiled) share them.
+
+The swing-up follows dm_control's ``cartpole`` ``swingup`` and ``swingup_sparse`` (Tassa et al. 2018): the pole
+starts hanging down, the angle never fails, the episode ends when the cart leaves the track or at the time limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, TypeVar
+
+from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds
+
+T = TypeVar("T")  # a float, an ndarray or a tensor
+
+TASKS = ("balance", "swingup", "swingup_sparse")
+
+# dm_control's swing-up start: every state variable 0.01 x N(0, 1) around the pole hanging down (angle pi). The
+# normal draws are clipped at 10 standard deviations, which no float sampler reaches in practice (P < 1e-22), so
+# that the observation bounds below hold for every start state.
+SWINGUP_START_NOISE = 0.01
+SWINGUP_START_CLIP = 10.0  # standard deviations
+SWINGUP_START_ANGLE = math.pi
+_START_LIMIT = SWINGUP_START_NOISE * SWINGUP_START_CLIP  # the largest start |x|, |x_dot|, |angle_dot|
+
+# dm_control's reward terms: tolerance(d, margin) with its default gaussian sigmoid is 0.1 ** ((d / margin) ** 2)
+_LN_TENTH = math.log(0.1)
+_CART_MARGIN = 2.0  # m
+_SPIN_MARGIN = 5.0  # rad/s
+SPARSE_CART_RANGE = 0.25  # |x| <= this and cos(angle) >= the next one pay 1.0 in the sparse task
+SPARSE_COS_MIN = 0.995
+
+# Relative room on top of the proven observation bounds for rounding: float32 states round every sum by 6e-8.
+_ROUNDING_ROOM = 1.001
+
+
+@dataclass(frozen=True)
+class Task:
+    """One of ``TASKS``: ``"balance"`` (the default), ``"swingup"`` (smooth reward) or ``"swingup_sparse"``."""
+
+    name: str = "balance"
+
+    def __post_init__(self) -> None:
+        if self.name not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}, got {self.name!r}")
+
+    @property
+    def swingup(self) -> bool:
+        return self.name != "balance"
+
+    @property
+    def sparse(self) -> bool:
+        return self.name == "swingup_sparse"
+
+    @property
+    def observation_size(self) -> int:
+        """4: (x, x_dot, angle, angle_dot); 5 for the swing-up: (x, x_dot, cos angle, sin angle, angle_dot)."""
+        return 5 if self.swingup else 4
+
+    @property
+    def discrete_actions(self) -> int:
+        """2 (push left, right) for balance; 3 (left, none, right) for the swing-up.
+
+        The swing-up's smooth reward multiplies by dm_control's ``small_control`` = (4 + (1 - u^2)) / 5, which is
+        0.8 for a full push: with pushes only, every step would pay at most 0.8 and a discrete agent could never
+        match a continuous one. A zero-force action gives it the same reachable reward.
+        """
+        return 3 if self.swingup else 2
+
+
+def spin_limit(params: CartPoleParams | ArrayConstants) -> Any:
+    """The swing-up's largest angular speed, pi / tau: the pole turns by at most half a turn per step.
+
+    Faster spins alias in the sampled (cos, sin) observation (they look like slower spins backwards), so the
+    simulation no longer describes them; the episode ends there. No policy reaches it within the registered 1000
+    steps at the default parameters (314 rad/s; a swing-up needs about 8); it is what keeps the observation bounds
+    finite whatever the time limit.
+    """
+    return math.pi / params.tau
+
+
+def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
+    """Finite bounds that hold every observation of an episode, the terminal one included.
+
+    Balance: ``params.observation_high`` (see there). Swing-up, proven for both integrators: let ``L = max(
+    x_threshold, 0.1)`` (0.1 bounds the start state's |x|, |x_dot| and |angle_dot|) and ``a_x``, ``a_theta`` the
+    largest cart and pole accelerations over every angle, |force| <= force_mag and |angle_dot| <= ``spin_limit``.
+    A state the episode goes on from has |x| <= L and |angle_dot| <= spin_limit. Two such states in a row bound the
+    speed that moved the cart between them, (x_n - x_{n-1}) / tau, by 2L / tau: that is x_dot_{n-1} with Euler
+    and x_dot_n with semi-implicit Euler, so |x_dot_n| <= 2L / tau + tau a_x (at the start, 0.1). The step from it,
+    terminal or not, moves x by tau times a speed below 2L / tau + tau a_x and changes the speeds by tau times the
+    accelerations:
+
+        |x| <= 3L + tau^2 a_x,   |x_dot| <= 2L / tau + 2 tau a_x,   |angle_dot| <= spin_limit + tau a_theta,
+
+    and |cos|, |sin| <= 1. The bounds get 0.1% room for rounding. At the swing-up's defaults (tau 0.01): 7.69 m,
+    577 m/s, 387 rad/s.
+    """
+    if not task.swingup:
+        return params.observation_high
+    omega = spin_limit(params)
+    temp = (params.force_mag + params.polemass_length * omega * omega) / params.total_mass
+    # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total)
+    theta_acc = (abs(params.gravity) + temp) / (params.length * (4.0 / 3.0 - params.masspole / params.total_mass))
+    x_acc = temp + params.polemass_length * theta_acc / params.total_mass
+    reach, tau = max(params.x_threshold, _START_LIMIT), params.tau
+    x_high = 3 * reach + tau * tau * x_acc
+    speed_high = 2 * reach / tau + 2 * tau * x_acc
+    spin_high = omega + tau * theta_acc
+    x_high, speed_high, spin_high = (_ROUNDING_ROOM * bound for bound in (x_high, speed_high, spin_high))
+    return x_high, speed_high, 1.0, 1.0, spin_high
+
+
+def observation_rows(task: Task, state: tuple[T, T, T, T], xp: ModuleType) -> tuple[T, ...]:
+    """The observation's variables (rows of a batch) from the state ``(x, x_dot, angle, angle_dot)``."""
+    if not task.swingup:
+        return state
+    x, x_dot, theta, theta_dot = state
+    return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
+
+
+def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T]) -> T:
+    """True where the stepped state ends the episode: off the track, or (balance) the pole fell, or (swing-up) it
+    spins faster than ``spin_limit``. NaN is not caught here (see ``physics.is_nonfinite``)."""
+    x, _, theta, theta_dot = state
+    if not task.swingup:
+        return has_left_bounds(params, x, theta)
+    return (abs(x) > params.x_threshold) | (abs(theta_dot) > spin_limit(params))
+
+
+def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, float, float]) -> str:
+    """Why a terminated episode ended, in words, from its terminal state."""
+    x, _, theta, theta_dot = state
+    if not math.isfinite(x + theta + theta_dot + state[1]):
+        return "state became NaN or infinite"
+    if abs(x) > params.x_threshold:
+        return f"cart left the track (|x| > {params.x_threshold:g})"
+    if task.swingup and abs(theta_dot) > spin_limit(params):
+        return f"pole spun faster than {spin_limit(params):.0f} rad/s"
+    if not task.swingup and abs(theta) > params.theta_threshold_radians:
+        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
+    return "terminated"
+
+
+def swingup_reward(task: Task, rows: tuple[T, ...], force_fraction: T | float, xp: ModuleType) -> T:
+    """dm_control's swing-up reward of a step, in [0, 1], from the observation rows after it.
+
+    Smooth: upright x centered x small_control x small_velocity, with upright = (cos + 1) / 2, centered =
+    (1 + tol(x, 2)) / 2, small_control = (4 + 1 - u^2) / 5 for the force fraction u in [-1, 1] and small_velocity =
+    (1 + tol(angle_dot, 5)) / 2, where tol(d, margin) = 0.1 ** ((d / margin) ** 2). Sparse: 1.0 where |x| <= 0.25
+    and cos angle >= 0.995 (dm_control's inclusive bounds), else 0.0.
+    """
+    x, _, cos, _, theta_dot = rows
+    if task.sparse:
+        return ((abs(x) <= SPARSE_CART_RANGE) & (cos >= SPARSE_COS_MIN)) * 1.0
+    upright = (cos + 1.0) * 0.5
+    centered = (1.0 + xp.exp((_LN_TENTH / (_CART_MARGIN * _CART_MARGIN)) * (x * x))) * 0.5
+    small_control = (5.0 - force_fraction * force_fraction) * 0.2
+    small_velocity = (1.0 + xp.exp((_LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)) * (theta_dot * theta_dot))) * 0.5
+    return upright * centered * small_control * small_velocity

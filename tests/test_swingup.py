@@ -1,0 +1,338 @@
+"""The swing-up tasks on the single env: dm_control's start, observation, rewards and endings on our physics."""
+
+import math
+import os
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import continuous_cartpole
+from continuous_cartpole import CartPoleEnv, CartPoleParams
+from continuous_cartpole.physics import step_state
+from continuous_cartpole.tasks import Task, observation_high, spin_limit
+
+SWINGUP_IDS = list(continuous_cartpole.SWINGUP_IDS)
+
+
+def dm_tolerance(value: float, margin: float, sigmoid: str = "gaussian", value_at_margin: float = 0.1) -> float:
+    """dm_control.utils.rewards.tolerance with bounds (0, 0), written as dm_control writes it."""
+    distance = abs(value) / margin
+    if sigmoid == "gaussian":
+        scale = math.sqrt(-2 * math.log(value_at_margin))
+        return math.exp(-0.5 * (distance * scale) ** 2)
+    assert sigmoid == "quadratic" and value_at_margin == 0.0
+    return 1 - distance**2 if distance < 1 else 0.0
+
+
+def dm_reward(obs: np.ndarray, control: float, sparse: bool) -> float:
+    x, _, cos, _, spin = (float(v) for v in obs)
+    if sparse:
+        return float(-0.25 <= x <= 0.25 and 0.995 <= cos <= 1)
+    upright = (cos + 1) / 2
+    centered = (1 + dm_tolerance(x, 2)) / 2
+    small_control = (4 + dm_tolerance(control, 1, "quadratic", 0.0)) / 5
+    small_velocity = (1 + dm_tolerance(spin, 5)) / 2
+    return upright * small_control * small_velocity * centered
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_registered_with_dm_controls_step_and_horizon(env_id):
+    spec = gym.spec(env_id)
+    env = gym.make(env_id)
+    assert spec.max_episode_steps == 1000 and env.unwrapped.params.tau == 0.01
+    assert env.unwrapped.task.sparse == env_id.endswith("Sparse-v0")
+    continuous = gym.spaces.Box(-1, 1, (1,), np.float32)
+    assert env.action_space == (continuous if "Continuous" in env_id else gym.spaces.Discrete(3))
+    assert env.observation_space.shape == (5,) and env.observation_space.dtype == np.float32
+    assert np.all(np.isfinite(env.observation_space.high)) and env.observation_space.high[2:4].tolist() == [1.0, 1.0]
+
+
+def test_start_hangs_down_with_dm_controls_noise():
+    env = CartPoleEnv(task="swingup", tau=0.01)
+    starts = np.array([env.reset(seed=seed)[0] for seed in range(400)])
+    angle_offset = np.arctan2(-starts[:, 3], -starts[:, 2])  # angle - pi, for angles near pi
+    deviation = np.column_stack([starts[:, 0], starts[:, 1], angle_offset, starts[:, 4]])
+    assert np.all(starts[:, 2] < -0.99)  # cos: hanging down
+    assert np.all(np.abs(deviation.mean(axis=0)) < 0.0015)  # 3 standard errors of 0.01 / sqrt(400)
+    assert np.allclose(deviation.std(axis=0), 0.01, rtol=0.15)
+    assert len({row.tobytes() for row in deviation}) == 400  # every seed its own start
+
+
+def test_swingup_refuses_reset_options_by_name():
+    env = CartPoleEnv(task="swingup")
+    with pytest.raises(ValueError, match=r"reset options \['high', 'low'\] apply to the balance task only"):
+        env.reset(options={"low": -0.1, "high": 0.1})
+    env.reset(seed=0, options={})  # Gymnasium's checker passes an empty dict
+
+
+def test_unknown_task_is_refused_by_name():
+    with pytest.raises(ValueError, match="task must be one of 'balance', 'swingup', 'swingup_sparse', got 'swing'"):
+        gym.make("ContinuousCartPole-v0", task="swing")
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_rewards_are_dm_controls_and_the_angle_never_fails(env_id):
+    env = gym.make(env_id)
+    sparse = env.unwrapped.task.sparse
+    continuous = "Continuous" in env_id
+    rng = np.random.default_rng(0)
+    obs, _ = env.reset(seed=1)
+    rewards, cosines, steps = [], [], 0
+    while True:
+        # pump energy into the pole with some noise, so it swings through every angle, staying on the track
+        push = pumping_policy(obs, env.unwrapped.params, 0.5)
+        if continuous:
+            action = np.array([np.clip(0.7 * push + rng.normal(0, 0.2), -1, 1)], np.float32)
+            control = float(action[0])
+        else:
+            action = int(np.clip(np.rint(0.5 * push + rng.normal(0, 0.3)), -1, 1)) + 1
+            control = action - 1.0
+        obs, reward, terminated, truncated, _ = env.step(action)
+        steps += 1
+        assert type(reward) is float
+        if terminated or truncated:
+            break
+        assert reward == pytest.approx(dm_reward(obs, control, sparse), rel=1e-6, abs=1e-6)
+        rewards.append(reward)
+        cosines.append(obs[2])
+    assert truncated and not terminated and steps == 1000
+    assert min(cosines) < -0.99 and max(cosines) > 0.99  # no angle failure: the pole went round, down to up
+    assert min(rewards) >= 0.0 and max(rewards) <= 1.0
+
+
+def test_sparse_reward_pays_inside_dm_controls_band_only():
+    env = CartPoleEnv(task="swingup_sparse", tau=0.01)
+    env.reset(seed=0)
+    cases = [(0.0, 0.0, 1.0), (0.24, 0.09, 1.0), (0.26, 0.0, 0.0), (0.0, 0.11, 0.0), (0.0, math.pi, 0.0)]
+    for x, theta, expected in cases:
+        env.state = (x, 0.0, theta, 0.0)
+        # one step with no force from a resting state moves x by nothing and the angle by under 1e-3 rad
+        _, reward, _, _, _ = env.step(np.zeros(1, np.float32))
+        assert reward == expected, (x, theta)
+
+
+def test_discrete_actions_are_left_none_right_on_the_same_physics():
+    discrete = CartPoleEnv(continuous=False, task="swingup", tau=0.01)
+    continuous = CartPoleEnv(continuous=True, task="swingup", tau=0.01)
+    for action in (0, 1, 2, np.int64(2), np.array(1)):
+        discrete.reset(seed=3)
+        continuous.reset(seed=3)
+        expected = continuous.step(np.array([int(action) - 1.0], np.float32))
+        got = discrete.step(action)
+        assert got[0].tobytes() == expected[0].tobytes() and got[1:4] == expected[1:4]
+    for bad, error in [(3, ValueError), (-1, ValueError), (0.5, TypeError), (True, TypeError)]:
+        with pytest.raises(error, match=r"0 \(push left\), 1 \(no force\) or 2|integer \(0, 1 or 2\)"):
+            discrete.step(bad)
+
+
+@pytest.mark.parametrize("task", ["swingup", "swingup_sparse"])
+def test_the_swingup_steps_the_balance_tasks_physics(task):
+    """The same ``physics.step_state`` and nothing else: no angle wrapping, no second copy of the dynamics."""
+    env = CartPoleEnv(task=task, tau=0.01)
+    env.reset(seed=4)
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        before = env.state
+        action = rng.uniform(-1, 1, size=1).astype(np.float32)
+        terminated = env.step(action)[2]
+        assert env.state == step_state(env.params, before, float(action[0]) * env.params.force_mag, math)
+        if terminated:
+            env.reset()
+
+
+def test_cart_off_the_track_terminates_and_pays_the_failure_reward():
+    env = gym.make("ContinuousCartPoleSwingUp-v0", failure_reward=-1.0)
+    env.reset(seed=0)
+    for _ in range(1000):
+        obs, reward, terminated, truncated, _ = env.step(np.ones(1, np.float32))
+        if terminated:
+            break
+    assert terminated and not truncated and abs(obs[0]) > 2.4 and reward == -1.0
+    assert env.observation_space.contains(obs)
+
+
+def test_spinning_faster_than_half_a_turn_per_step_terminates():
+    env = CartPoleEnv(task="swingup", tau=0.01)
+    env.reset(seed=0)
+    limit = spin_limit(env.params)
+    assert limit == pytest.approx(math.pi / 0.01)
+    env.state = (0.0, 0.0, 0.0, limit * 0.999)
+    assert not env.step(np.zeros(1, np.float32))[2]  # gravity cannot speed it up past the limit from upright...
+    env.state = (0.0, 0.0, math.pi - 0.5, limit)  # ...but below the track its spin speeds up
+    obs, reward, terminated, _, _ = env.step(np.zeros(1, np.float32))
+    assert terminated and reward == 0.0 and obs[4] > limit and env.observation_space.contains(obs)
+
+
+def test_swingup_bounds_are_the_documented_ones_at_the_defaults():
+    high = observation_high(Task("swingup"), CartPoleParams(tau=0.01))
+    assert [round(v, 2) for v in high] == [7.69, 577.07, 1.0, 1.0, 387.07]
+
+
+def extreme_live_states(params: CartPoleParams, rng: np.random.Generator, count: int) -> list[tuple[float, ...]]:
+    """States the proof's premises allow one step before the end: |x| <= x_threshold, |angle_dot| <= pi / tau, and
+    an x_dot that a previous on-track state could have had (|x_dot| <= 2 x_threshold / tau, at the extremes)."""
+    x_max, spin = params.x_threshold, spin_limit(params)
+    states = []
+    for _ in range(count):
+        x = rng.choice([-x_max, x_max, rng.uniform(-x_max, x_max)])
+        # the speed that came from the other end of the track in one step, or any smaller one
+        x_dot = rng.choice([1.0, rng.uniform()]) * rng.choice([-1, 1]) * 2 * x_max / params.tau
+        states.append((float(x), float(x_dot), float(rng.uniform(-10, 10)), float(rng.choice([-1, 1]) * spin)))
+    return states
+
+
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)), deadline=None)
+@given(
+    params=st.fixed_dictionaries(
+        {
+            "gravity": st.floats(-1e3, 1e3),
+            "masscart": st.floats(1e-3, 1e3),
+            "masspole": st.floats(1e-3, 1e3),
+            "length": st.floats(1e-2, 1e2),
+            "force_mag": st.floats(1e-3, 1e4),
+            "tau": st.floats(1e-4, 1.0),
+            "x_threshold": st.floats(1e-9, 1e3),
+            "kinematics_integrator": st.sampled_from(["euler", "semi-implicit euler"]),
+        }
+    ),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_one_step_from_any_state_the_proof_allows_stays_inside_the_bounds(params, seed):
+    """The proof of ``tasks.observation_high`` over the whole parameter ranges: its premises, the step, the bound."""
+    rng = np.random.default_rng(seed)
+    env = CartPoleEnv(task="swingup", **params)
+    for state in extreme_live_states(env.params, rng, 20):
+        for force in (-1.0, 0.0, 1.0):
+            env.reset(seed=0)
+            env.state = state
+            obs = env.step(np.array([force], np.float32))[0]
+            assert env.observation_space.contains(obs), (state, force, obs, env.observation_space.high)
+
+
+def pumping_policy(obs: np.ndarray, params: CartPoleParams, centring: float) -> float:
+    """Adds pole energy as fast as the force allows, with a little cart centring: the fastest spin-up we know."""
+    _, _, cos, _, spin = obs
+    push = -np.sign(spin * cos) if spin * cos != 0 else 1.0
+    return float(np.clip(push - centring * obs[0] - 0.1 * obs[1], -1, 1))
+
+
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)) // 4, deadline=None)
+@given(
+    params=st.fixed_dictionaries(
+        {
+            "gravity": st.floats(5.0, 15.0),
+            "masscart": st.floats(0.2, 2.0),
+            "masspole": st.floats(0.05, 1.0),
+            "length": st.floats(0.1, 1.0),
+            "force_mag": st.floats(5.0, 30.0),
+            "tau": st.floats(0.005, 0.03),
+            "x_threshold": st.floats(1.0, 4.0),
+            "kinematics_integrator": st.sampled_from(["euler", "semi-implicit euler"]),
+        }
+    ),
+    policy=st.sampled_from(["pump", "pump-wide", "random", "bang-bang"]),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_every_observation_of_long_swingup_episodes_is_inside_the_space(params, policy, seed):
+    env = CartPoleEnv(task="swingup", **params)
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    assert env.observation_space.contains(obs)
+    for step in range(3000):  # three times the registered horizon
+        if policy.startswith("pump"):
+            action = pumping_policy(obs, env.params, 0.5 if policy == "pump" else 0.05)
+        elif policy == "random":
+            action = rng.uniform(-1, 1)
+        else:
+            action = 1.0 if (step // 25) % 2 else -1.0
+        obs, _, terminated, _, _ = env.step(np.array([action], np.float32))
+        assert env.observation_space.contains(obs), (step, obs, env.observation_space.high)
+        if terminated:
+            break
+
+
+def test_the_fastest_pumping_stays_far_below_the_spin_limit_in_1000_steps():
+    env = gym.make("ContinuousCartPoleSwingUp-v0")
+    params = env.unwrapped.params
+    fastest = 0.0
+    for centring in (0.02, 0.1, 0.5):
+        obs, _ = env.reset(seed=0)
+        for _ in range(1000):
+            obs, _, terminated, truncated, _ = env.step(np.array([pumping_policy(obs, params, centring)], np.float32))
+            fastest = max(fastest, abs(float(obs[4])))
+            if terminated or truncated:
+                break
+    assert 10 < fastest < spin_limit(params) / 4
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_stepping_past_the_end_warns_once_and_pays_nothing(env_id):
+    env = CartPoleEnv(continuous="Continuous" in env_id, task=gym.spec(env_id).kwargs["task"], tau=0.01)
+    env.reset(seed=0)
+    push = np.ones(1, np.float32) if env.continuous else 2
+    while not env.step(push)[2]:
+        pass
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rewards = [env.step(push)[1] for _ in range(3)]
+    assert rewards == [0.0, 0.0, 0.0] and len(caught) == 1 and "after the episode terminated" in str(caught[0].message)
+
+
+def _mixed_actions(rng: np.random.Generator, continuous: bool, num_envs: int) -> np.ndarray:
+    """Even sub-envs push right (they leave the track: terminations), odd ones act at random (truncations)."""
+    push = np.where(np.arange(num_envs) % 2 == 0, 1.0, rng.uniform(-1.5, 1.5, num_envs))
+    if continuous:
+        return push.astype(np.float32)[:, None]
+    return np.rint(np.clip(push, -1, 1)).astype(np.int64) + 1
+
+
+# every id in every mode eagerly, and the fused step once (compiling takes tens of seconds on the CPU)
+TORCH_CASES = [(env_id, mode, False) for env_id in SWINGUP_IDS for mode in AutoresetMode]
+TORCH_CASES.append(("ContinuousCartPoleSwingUp-v0", AutoresetMode.SAME_STEP, True))
+
+
+@pytest.mark.parametrize(("env_id", "mode", "compiled"), TORCH_CASES)
+def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mode, compiled):
+    """float64 torch (eager and fused) against float64 NumPy: the same observations, rewards, flags and final
+    observations, through terminations, truncations and autoresets (restarted sub-envs get the torch env's start)."""
+    torch = pytest.importorskip("torch")
+    torch_vector = pytest.importorskip("continuous_cartpole.torch_vector")
+    num_envs, limit = 8, 120
+    ours = torch_vector.make_torch_vector_env(
+        env_id, num_envs, dtype=torch.float64, autoreset_mode=mode, max_episode_steps=limit, compile=compiled
+    )
+    reference = gym.make_vec(env_id, num_envs=num_envs, dtype=np.float64, autoreset_mode=mode, max_episode_steps=limit)
+    start, _ = ours.reset(seed=0)
+    reference.reset(seed=0)
+    assert start.shape == (num_envs, 5) and bool((start[:, 2] < -0.99).all())
+    reference.state = ours.state.numpy().copy()
+    rng = np.random.default_rng(0)
+    ends = {"terminated": 0, "truncated": 0}
+    for _ in range(300):
+        actions = _mixed_actions(rng, ours.continuous, num_envs)
+        restarting = reference.prev_done.copy() if mode is AutoresetMode.NEXT_STEP else np.zeros(num_envs, bool)
+        obs_t, reward_t, terminated_t, truncated_t, info_t = ours.step(torch.as_tensor(actions))
+        obs_n, reward_n, terminated_n, truncated_n, info_n = reference.step(actions)
+        np.testing.assert_array_equal(terminated_t.numpy(), terminated_n)
+        np.testing.assert_array_equal(truncated_t.numpy(), truncated_n)
+        np.testing.assert_allclose(reward_t.numpy(), reward_n, rtol=1e-6, atol=1e-7)
+        done = terminated_n | truncated_n
+        fresh = restarting | (done if mode is AutoresetMode.SAME_STEP else False)
+        np.testing.assert_allclose(obs_t.numpy()[~fresh], obs_n[~fresh], rtol=1e-6, atol=1e-7)
+        assert bool((obs_t[torch.as_tensor(fresh)][:, 2] < -0.99).all())  # restarts hang down
+        if mode is AutoresetMode.SAME_STEP and done.any():
+            final_n = np.stack(list(info_n["final_obs"][done]))
+            np.testing.assert_allclose(info_t["final_obs"].numpy()[done], final_n, rtol=1e-6, atol=1e-7)
+        if mode is AutoresetMode.DISABLED and done.any():
+            ours.reset(options={"reset_mask": torch.as_tensor(done)})
+            reference.reset(options={"reset_mask": done})
+            fresh = done
+        reference.state[:, fresh] = ours.state.numpy()[:, fresh]
+        ends["terminated"] += int(terminated_n.sum())
+        ends["truncated"] += int((truncated_n & ~terminated_n).sum())
+    assert ends["terminated"] > num_envs and ends["truncated"] > 2
