@@ -340,7 +340,7 @@ def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainRes
     env_id = registered_id(config.env_id)
     n, k = config.n_directions, config.episodes_per_direction
     top_b = config.top_b or n
-    envs = make_torch_vector_env(env_id, 2 * n * k, device=device, validate_actions=False)
+    envs = make_torch_vector_env(env_id, 2 * n * k, device=device, validate_actions=False, compile=config.compile_env)
     env_seed, noise_seed, feature_seed = np.random.SeedSequence(config.seed).generate_state(3)
     envs.reset(seed=int(env_seed))  # later resets continue this seeded stream
     noise = torch.Generator(device=device).manual_seed(int(noise_seed))

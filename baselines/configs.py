@@ -29,13 +29,14 @@ MAX_ARS_FEATURES = 65_536
 TASK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "swingup": {
         "ars": {
-            "total_steps": 20_000_000,
-            "policy": "rff",
-            "features": 64,
+            "total_steps": 30_000_000,
             "n_directions": 32,
             "top_b": 16,
             "noise_std": 0.2,
             "step_size": 0.3,
+            "policy": "rff",
+            "features": 64,
+            "compile_env": True,
         },
     },
 }
@@ -83,6 +84,9 @@ class ARSConfig:
     policy: str = "linear"  # linear: M @ state; rff: M @ random Fourier features of the state (swing-up)
     features: int = 256  # rff: number of random Fourier features
     bandwidth: float = 1.0  # rff: nu in sin(P state / nu + phi), on whitened states
+    # fuse the torch env's step with torch.compile: about 3x faster with 64 sub-envs on a CPU, after about a minute
+    # of compiling (C++ on the CPU, so it needs a C++ compiler); results equal eager ones to rounding
+    compile_env: bool = False
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})

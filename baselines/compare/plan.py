@@ -36,6 +36,18 @@ QUICK_BUDGETS = {
 QUICK_DEFAULT_BUDGET = 20_000  # an algorithm registered later and missing above
 
 
+# The envs a comparison runs unless --envs names others: both balance ids and the dense swing-up ids. --quick
+# leaves the swing-up out: one ARS run alone needs about ten million swing-up steps (about 15 minutes on one busy
+# CPU thread), far past the 5-minute quick matrix. The sparse swing-up ids are left to --envs.
+FULL_ENVS = (
+    "ContinuousCartPole-v0",
+    "DiscreteCartPole-v0",
+    "ContinuousCartPoleSwingUp-v0",
+    "DiscreteCartPoleSwingUp-v0",
+)
+QUICK_ENVS = FULL_ENVS[:2]
+
+
 class CompareError(ValueError):
     """Bad ``compare`` arguments, or a ``DIR`` that holds a comparison with other settings."""
 
@@ -101,6 +113,11 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
     if not runs:
         raise CompareError("the matrix is empty: " + "; ".join(skipped))
     return runs, skipped
+
+
+def default_envs(quick: bool) -> list[str]:
+    """``QUICK_ENVS`` for ``--quick``, else ``FULL_ENVS``."""
+    return list(QUICK_ENVS if quick else FULL_ENVS)
 
 
 def default_algos(quick: bool) -> list[str]:
