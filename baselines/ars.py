@@ -1,4 +1,4 @@
-"""Augmented Random Search (Mania, Guy & Recht 2018, arXiv 1803.07055) with a linear policy, on torch.
+"""Augmented Random Search (Mania, Guy & Recht 2018, arXiv 1803.07055), linear or random-feature policy, on torch.
 
 Each iteration samples ``n_directions`` (N) directions delta ~ N(0, I) of the weight matrix M, rolls out the 2N
 policies M +- nu * delta together in ONE ``TorchCartPoleVectorEnv`` (``episodes_per_direction`` sub-envs per
@@ -77,8 +77,12 @@ def policy_actions(weights: torch.Tensor, features: torch.Tensor, discrete_actio
 
 
 class FeatureMap:
-    """What the read-out sees of a whitened state z: z itself (linear), or random Fourier features (rff)
-    sqrt(2 / F) sin(P z / bandwidth + phi) with P ~ N(0, I) and phi ~ U[-pi, pi) (Rajeswaran et al. 2017).
+    """What the read-out sees of a whitened state z: z itself (linear), or (rff) z followed by F random Fourier
+    features sqrt(2 / F) sin(P z / bandwidth + phi) with P ~ N(0, I) and phi ~ U[-pi, pi) (Rajeswaran et al. 2017).
+
+    Keeping z in the rff map makes the linear policy its special case: on the swing-up, the Fourier features alone
+    let ARS pump the pole up, but seeds then stalled at a return near 560-600 with a pole that fell again after a
+    few seconds upright (seeds 1 and 2 at 20-28M steps); the linear part is what holds it.
 
     The rff map is held as ``projection`` = P / bandwidth (F, D) and ``phase`` (F,): drawn once per run from the
     run's seed, saved with the policy, and all a checkpoint needs to rebuild the features. The sqrt(2 / F) factor
@@ -111,12 +115,12 @@ class FeatureMap:
         return "linear" if self.projection is None else "rff"
 
     def size(self, obs_dim: int) -> int:
-        return obs_dim if self.projection is None else self.projection.shape[0]
+        return obs_dim if self.projection is None else obs_dim + self.projection.shape[0]
 
     def __call__(self, whitened: torch.Tensor) -> torch.Tensor:
         if self.projection is None:
             return whitened
-        return torch.sin(whitened @ self.projection.T + self.phase) * self.scale
+        return torch.cat([whitened, torch.sin(whitened @ self.projection.T + self.phase) * self.scale], dim=-1)
 
     def to(self, device: torch.device) -> FeatureMap:
         if self.projection is None or self.phase is None:

@@ -29,7 +29,7 @@ MAX_ARS_FEATURES = 65_536
 TASK_SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "swingup": {
         "ars": {
-            "total_steps": 30_000_000,
+            "total_steps": 20_000_000,
             "n_directions": 32,
             "top_b": 16,
             "noise_std": 0.2,

@@ -7,13 +7,14 @@ the whole batch to zero mean and unit standard deviation (as both course noteboo
     loss = -mean over steps of log pi(a_t | s_t) * G_t_normalised - entropy_coef * mean entropy
 
 Policies:
-- discrete env: categorical policy, an MLP 4 -> ``hidden_size`` ReLU -> 2 logits -> softmax (the Kokoyi notebook's
-  128-unit net); deterministic action = argmax.
+- discrete env: categorical policy, an MLP D -> ``hidden_size`` ReLU -> one logit per action -> softmax (the Kokoyi
+  notebook's 128-unit net; D = 4 observations and 2 actions on balance, 5 and 3 on the swing-up); deterministic
+  action = argmax.
 - continuous env, default: Gaussian policy whose mean is the same kind of MLP (one output) and whose log standard
   deviation is a learned parameter independent of the state. This improves on the notebook's sigmoid standard
   deviation, which is capped at 1 and whose gradient vanishes as the sigmoid saturates; a free log-std can shrink
   smoothly as the policy sharpens. Deterministic action = the mean.
-- continuous env, ``notebook_linear=True``: the notebook's net, one linear layer 4 -> 2 giving the mean and
+- continuous env, ``notebook_linear=True``: the notebook's net, one linear layer D -> 2 giving the mean and
   sigmoid(second output) as the standard deviation.
 Continuous actions are sampled unclipped (the log-probability is that of the sampled value); the env clips them to
 [-1, 1], and ``predict`` returns the clipped value.
