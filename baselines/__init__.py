@@ -2,8 +2,9 @@
 
 ``import baselines`` stays light (no torch): everything heavy is imported when first used. The modules:
 
-- algorithms: ``ars``, ``reinforce``, ``sb3`` (with its table ``sb3_hyperparams``), their configs in ``configs``,
-  and the registry ``algorithms``;
+- algorithms: ``ars``, ``reinforce``, ``sb3`` (with its table ``sb3_hyperparams`` and the one validation of its
+  hyperparameters, ``sb3_validation``), their configs in ``configs``, the registry ``algorithms``, and the limits
+  every number is checked against, ``budget``;
 - the training protocol: ``training`` (evaluations, the solved rule, the test), ``evaluation``, ``devices``,
   ``env_checks``;
 - run directories: ``runs``, ``checkpoint``, ``atomic``;

@@ -2,6 +2,8 @@
 
 Write to a temporary file in the target's directory (same file system, so the rename is atomic), flush it to disk,
 then ``os.replace`` it over the target. On any error the temporary file is removed and the old target is untouched.
+A process killed mid-write (SIGKILL) cannot remove its temporary file: the temporary's name holds the writer's pid,
+and the next write of the same target removes the temporaries whose writer is gone.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,15 +45,53 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(target, text.encode("utf-8"))
 
 
+STALE_SECONDS = 60  # a temporary untouched this long, whose process is gone, was left by a killed writer
+_UNKNOWN_WRITER_SECONDS = 24 * 3600  # temporaries named without a pid (older versions): after a day
+
+
 def _create_temporary(target: Path) -> Path:
     """An empty new file beside ``target``; created with mode 0o666 so the umask applies (mkstemp would give 0o600)."""
+    remove_stale_temporaries(target)
     while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp{target.suffix}")
+        temp = target.with_name(f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{target.suffix}")
         try:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         except FileExistsError:
             continue
         return temp
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Remove the temporary files of ``target`` left by writers that were killed (their process is gone)."""
+    prefix, suffix = f".{target.name}.", f".tmp{target.suffix}"
+    try:
+        names = [name for name in os.listdir(target.parent) if name.startswith(prefix) and name.endswith(suffix)]
+    except OSError:
+        return
+    now = time.time()
+    for name in names:
+        writer = name[len(prefix) : -len(suffix)].partition("-")[0]
+        path = target.parent / name
+        try:
+            age = now - path.lstat().st_mtime
+            alive = writer.isdigit() and process_alive(int(writer))
+            if age > (STALE_SECONDS if writer.isdigit() else _UNKNOWN_WRITER_SECONDS) and not alive:
+                path.unlink()
+        except OSError:  # gone already, or not ours to remove
+            continue
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # no process has such a pid
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
 
 
 def _fsync_directory(directory: Path) -> None:

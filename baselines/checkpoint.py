@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baselines.atomic import atomic_write_bytes
+from baselines.bounded_read import FileRefused, parse_json, read_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -61,10 +62,27 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: dict[str, torch.Tenso
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Return ``(tensors, metadata)`` from a checkpoint written by ``save_checkpoint``; CPU tensors."""
-    from safetensors import SafetensorError
     from safetensors.torch import load
 
     path = Path(path)
+    tensors, metadata = _checked(path, load)
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in tensor {name!r}")
+    return tensors, metadata
+
+
+def verify_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Refuse (``CheckpointError``) anything but a complete, unaltered checkpoint written here; needs no torch."""
+    from safetensors.numpy import load
+
+    _checked(Path(path), load)
+
+
+def _checked(path: Path, load: Callable[[bytes], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tensors (as ``load`` builds them) and the policy metadata, once the file has passed every check."""
+    from safetensors import SafetensorError
+
     data = _read_regular_file(path)
     _check_header_size(path, data)
     try:
@@ -75,36 +93,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     if stored_metadata.get(_FORMAT_KEY) != FORMAT or _METADATA_KEY not in stored_metadata:
         raise CheckpointError(f"checkpoint {path} is a safetensors file but not a policy checkpoint ({FORMAT})")
     _check_sha256(path, data, stored_metadata.get(_SHA256_KEY))
-    metadata = _parse_metadata(path, stored_metadata[_METADATA_KEY])
-    for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
-            raise CheckpointError(f"checkpoint {path} holds NaN or infinite values in tensor {name!r}")
-    return tensors, metadata
+    return tensors, _parse_metadata(path, stored_metadata[_METADATA_KEY])
 
 
 def _read_regular_file(path: Path) -> bytes:
-    """The file's bytes; only a regular file within the cap (O_NONBLOCK: opening a FIFO must not wait for a writer)."""
+    """The file's bytes: only a regular file within the cap (``baselines.bounded_read``)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint {path} does not exist") from None
-    except OSError as error:
-        raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from error
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise CheckpointError(f"checkpoint {path} is not a regular file (a device, FIFO or folder); refused")
-        if info.st_size > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(
-                f"checkpoint {path} weighs {info.st_size} bytes, over the {MAX_CHECKPOINT_BYTES}-byte cap of a policy"
-            )
-        try:
-            data = file.read(MAX_CHECKPOINT_BYTES + 1)  # the file may grow after fstat
-        except OSError as error:
-            raise CheckpointError(f"checkpoint {path} cannot be read: {error.strerror or error}") from error
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"checkpoint {path} grew over the {MAX_CHECKPOINT_BYTES}-byte cap while being read")
-    return data
+        return read_bytes(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    except FileRefused as error:
+        raise CheckpointError(str(error)) from None
 
 
 def _check_header_size(path: Path, data: bytes) -> None:
@@ -134,23 +131,12 @@ def _parse_metadata(path: Path, text: str) -> dict[str, Any]:
     if len(text) > MAX_METADATA_CHARS:
         raise CheckpointError(f"checkpoint {path} has {len(text)} characters of metadata, over {MAX_METADATA_CHARS}")
     try:
-        metadata = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise CheckpointError(f"checkpoint {path} has corrupt policy metadata: {error}") from None
+        metadata = parse_json(text, f"checkpoint {path}'s policy metadata", max_depth=MAX_METADATA_DEPTH)
+    except FileRefused as error:
+        raise CheckpointError(f"corrupt policy metadata: {error}") from None
     if not isinstance(metadata, dict):
         raise CheckpointError(f"checkpoint {path} has policy metadata that is not a JSON object")
-    if _depth(metadata) > MAX_METADATA_DEPTH:
-        raise CheckpointError(f"checkpoint {path} has metadata nested deeper than {MAX_METADATA_DEPTH} levels")
     return metadata
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON; its size is already bounded, and the parser refused what would recurse too deep."""
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
 
 
 def _header_metadata(data: bytes) -> dict[str, str]:

@@ -13,11 +13,31 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from baselines import sb3_hyperparams as table
+from baselines.budget import (
+    MAX_TRAIN_SEED,
+    TORCH_ENV_BYTES,
+    VECTOR_ENV_BYTES,
+    check_memory,
+    max_parallel_envs,
+)
+from baselines.sb3_validation import HYPERPARAMS_BASES, parse_hyperparams, resolve_hyperparams
 
 EVAL_EVERY = 2_000  # env steps between curve evaluations: one default for every algorithm and entry point
 EVAL_EPISODES = 20  # deterministic episodes per curve evaluation, and the fewest allowed
+REINFORCE_EPISODE_STEPS = 1000  # a bound on the time limit of the torch envs REINFORCE trains on
+MAX_STEPS = 2**40  # env steps: far past any run (ARS on 2 million sub-envs ran 267k steps/s here: 48 days)
+# An evaluation runs its episodes side by side: a sub-env and a policy's activations (about 1 KiB) per episode.
+MAX_EVAL_EPISODES = max_parallel_envs(VECTOR_ENV_BYTES + 1024)
 # The integer fields every algorithm config starts with, and their smallest allowed values.
 COMMON_INTEGER_MINIMUMS = {"seed": 0, "total_steps": 1, "eval_every": 1, "eval_episodes": 1}
+# ... and their largest (``baselines.budget``).
+COMMON_INTEGER_MAXIMUMS = {
+    "seed": MAX_TRAIN_SEED,
+    "total_steps": MAX_STEPS,
+    "eval_every": MAX_STEPS,
+    "eval_episodes": MAX_EVAL_EPISODES,
+}
+MAX_LOG_STD = 20.0  # e**20: a standard deviation of 5e8 already
 ARS_POLICIES = ("linear", "rff")
 # Each rollout step computes (2 N k) x features sines and holds N x features perturbations: 65536 features keep
 # both within a few MB per direction while allowing far more than a cart-pole policy needs.
@@ -55,6 +75,13 @@ def check_integer_fields(config: Any, minimums: dict[str, int]) -> None:
             raise ValueError(f"{type(config).__name__}.{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def check_maximums(config: Any, maximums: dict[str, int]) -> None:
+    """``ValueError`` naming the first (integer) field of ``config`` above its maximum; after check_integer_fields."""
+    for name, maximum in maximums.items():
+        if (value := getattr(config, name)) > maximum:
+            raise ValueError(f"{type(config).__name__}.{name} must be at most {maximum}, got {value!r}")
+
+
 def check_positive_finite(config: Any, names: tuple[str, ...]) -> None:
     for name in names:
         value = getattr(config, name)
@@ -90,6 +117,13 @@ class ARSConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
+        envs = max_parallel_envs(TORCH_ENV_BYTES)
+        check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "n_directions": envs, "episodes_per_direction": envs})
+        check_memory(
+            2 * self.n_directions * self.episodes_per_direction * TORCH_ENV_BYTES,
+            f"ARS's 2 x {self.n_directions} directions x {self.episodes_per_direction} episodes side by side",
+            "lower n_directions or episodes_per_direction",
+        )
         if self.policy not in ARS_POLICIES:
             raise ValueError(f"ARSConfig.policy must be one of {', '.join(ARS_POLICIES)}, got {self.policy!r}")
         check_integer_fields(self, {"features": 1})
@@ -133,6 +167,15 @@ class ReinforceConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
+        check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "episodes_per_update": max_parallel_envs(TORCH_ENV_BYTES)})
+        # The loss keeps every step's hidden activations (float32, with their gradients) until the update.
+        steps = self.episodes_per_update * REINFORCE_EPISODE_STEPS
+        check_memory(
+            steps * (TORCH_ENV_BYTES + 3 * 4 * self.hidden_size),
+            f"REINFORCE's {self.episodes_per_update} episodes x {REINFORCE_EPISODE_STEPS} steps of a "
+            f"{self.hidden_size}-unit hidden layer",
+            "lower episodes_per_update or hidden_size",
+        )
         check_positive_finite(self, ("learning_rate",))
         if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 1:
             raise ValueError(f"ReinforceConfig.gamma must be in (0, 1], got {self.gamma!r}")
@@ -142,6 +185,8 @@ class ReinforceConfig:
                 raise ValueError(f"ReinforceConfig.{name} must be a finite number, got {value!r}")
         if self.entropy_coef < 0:
             raise ValueError(f"ReinforceConfig.entropy_coef must be >= 0, got {self.entropy_coef!r}")
+        if abs(value := self.init_log_std) > MAX_LOG_STD:
+            raise ValueError(f"ReinforceConfig.init_log_std must be within +-{MAX_LOG_STD:g}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -159,8 +204,11 @@ class SB3Config:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
-    # JSON object of SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py)
-    hyperparams: str = ""
+    # SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py): a dict, or a JSON object's text
+    hyperparams: str | dict[str, Any] = ""
+    # What ``hyperparams`` go on top of: "table" (the table's entry) or "sb3" (SB3's own defaults, as
+    # rl-baselines3-zoo reads a hyperparameter file's entry; ``hyperparams`` must then name the policy)
+    hyperparams_base: str = "table"
     # Filled in from the table and ``hyperparams`` for this env: what the run will pass to SB3 (kept in config.json).
     sb3_hyperparams: dict[str, Any] = field(init=False, compare=False, repr=False)
 
@@ -168,9 +216,13 @@ class SB3Config:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
         check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
-        from baselines.sb3 import resolve_hyperparams  # SB3's signatures check the keys: import it only now
-
-        object.__setattr__(self, "sb3_hyperparams", resolve_hyperparams(self.ALGO, self.env_id, self.hyperparams))
+        check_maximums(self, COMMON_INTEGER_MAXIMUMS)
+        if self.hyperparams_base not in HYPERPARAMS_BASES:
+            raise ValueError(f"{type(self).__name__}.hyperparams_base must be one of {HYPERPARAMS_BASES}")
+        if not isinstance(self.hyperparams, str):  # a copy, so a later change to the caller's dict changes nothing
+            object.__setattr__(self, "hyperparams", parse_hyperparams(self.hyperparams))
+        resolved = resolve_hyperparams(self.ALGO, self.env_id, self.hyperparams, self.hyperparams_base)
+        object.__setattr__(self, "sb3_hyperparams", resolved)
 
 
 def _budget(algo: str) -> int:

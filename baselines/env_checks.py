@@ -95,6 +95,11 @@ def action_kind(env_id: str) -> str:
         space = env.action_space
     finally:
         env.close()
+    return action_kind_of(env_id, space)
+
+
+def action_kind_of(env_id: str, space: gym.Space) -> str:
+    """``action_kind`` for the env's action ``space``."""
     if isinstance(space, gym.spaces.Box):
         return CONTINUOUS
     if isinstance(space, gym.spaces.Discrete):

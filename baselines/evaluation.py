@@ -34,18 +34,27 @@ def evaluate(
 
     Each sub-env plays exactly one episode from its seeded start; the time limit is the env spec's.
     """
+    return evaluate_episodes(policy, env_id, episodes, seed, env_kwargs)[0]
+
+
+def evaluate_episodes(
+    policy: Policy, env_id: str, episodes: int = 20, seed: int = 0, env_kwargs: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``evaluate``'s returns (float64) and the episodes' lengths in steps (int64)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     envs = gym.make_vec(env_id, num_envs=episodes, vectorization_mode="vector_entry_point", **(env_kwargs or {}))
     try:
         obs, _ = envs.reset(seed=seed)
         returns = np.zeros(episodes, dtype=np.float64)
+        lengths = np.zeros(episodes, dtype=np.int64)
         running = np.ones(episodes, dtype=bool)
         while running.any():
             actions = predict_finite(policy, obs).reshape(envs.action_space.shape)
             obs, rewards, terminated, truncated, _ = envs.step(actions)
             returns += np.where(running, rewards, 0.0)
+            lengths += running
             running &= ~(terminated | truncated)
-        return returns
+        return returns, lengths
     finally:
         envs.close()

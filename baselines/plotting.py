@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from baselines.bounded_read import CURVES_CSV_BYTES, METRICS_CSV_BYTES, RESULTS_CSV_BYTES, FileRefused, read_csv
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -33,6 +35,7 @@ STATISTICS_PNG = "statistics.png"
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf", ".jpg")
 RUN_CURVE_PNG = "learning_curve.png"  # of one run directory
 GRID_POINTS = 200
+MAX_ENVS = 16  # one 6.5-inch column each: 16 make a figure of about 11,000 pixels across
 PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
 
@@ -57,8 +60,9 @@ def plot_directory(root: str | os.PathLike[str], out: str | os.PathLike[str] | N
     )
     for path in (curves_path, statistics_path):
         check_image_path(path, inputs)
-    results = _read_csv(inputs[0], ("algo", "env_id", "seed", "status", "reward_threshold"))
-    curves = _read_csv(inputs[1], ("algo", "env_id", "seed", "env_steps", "wall_seconds", "eval_return_mean"))
+    results = _read_csv(inputs[0], ("algo", "env_id", "seed", "status", "reward_threshold"), RESULTS_CSV_BYTES)
+    curve_columns = ("algo", "env_id", "seed", "env_steps", "wall_seconds", "eval_return_mean")
+    curves = _read_csv(inputs[1], curve_columns, CURVES_CSV_BYTES)
     plot_learning_curves(results, curves, curves_path)
     plot_statistics(results, statistics_path)
     return curves_path, statistics_path
@@ -86,7 +90,7 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     path = Path(out) if out is not None else run_dir / RUN_CURVE_PNG
     check_image_path(path, [run_dir / METRICS_FILE])
     run = {"algo": run_config["algo"], "env_id": run_config["env_id"], "seed": str(summary.get("seed", ""))}
-    metrics = _read_csv(run_dir / METRICS_FILE, ("env_steps", "wall_seconds", "eval_return_mean"))
+    metrics = _read_csv(run_dir / METRICS_FILE, ("env_steps", "wall_seconds", "eval_return_mean"), METRICS_CSV_BYTES)
     if not metrics:
         raise PlotError(f"{run_dir / METRICS_FILE} has no evaluations yet")
     threshold = summary.get("reward_threshold")
@@ -98,22 +102,23 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     return path
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+def _read_csv(path: Path, required: Sequence[str], cap: int) -> list[dict[str, str]]:
+    if not path.exists() and not path.is_symlink():
+        raise PlotError(f"{path} does not exist; run 'cartpole-baselines compare' into this directory first")
     try:
-        with open(path, newline="", encoding="utf-8") as file:
-            reader = csv.DictReader(file)
-            missing = [column for column in required if column not in (reader.fieldnames or [])]
-            if missing:
-                raise PlotError(f"{path} lacks the column(s) {', '.join(missing)}")
-            rows = []
-            for row in reader:
-                if None in row or None in row.values():  # DictReader's marks of a short or long row
-                    raise PlotError(f"{path} line {reader.line_num} is cut short or has extra fields")
-                rows.append(row)
-            return rows
-    except FileNotFoundError:
-        raise PlotError(f"{path} does not exist; run 'cartpole-baselines compare' into this directory first") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reader = read_csv(path, cap, "CSV file")
+        missing = [column for column in required if column not in (reader.fieldnames or [])]
+        if missing:
+            raise PlotError(f"{path} lacks the column(s) {', '.join(missing)}")
+        rows = []
+        for row in reader:
+            if None in row or None in row.values():  # DictReader's marks of a short or long row
+                raise PlotError(f"{path} line {reader.line_num} is cut short or has extra fields")
+            rows.append(row)
+        return rows
+    except FileRefused as error:
+        raise PlotError(str(error)) from None
+    except csv.Error as error:
         raise PlotError(f"{path} is unreadable: {error}") from error
 
 
@@ -162,6 +167,11 @@ def _figure_parts(results: list[dict[str, str]]) -> tuple[Any, list[str], list[s
     algos = list(dict.fromkeys(row["algo"] for row in results))
     if not envs:
         raise PlotError("results.csv has no runs to plot")
+    if len(envs) > MAX_ENVS:
+        raise PlotError(
+            f"results.csv holds {len(envs)} env ids; a figure draws at most {MAX_ENVS} (one column each): "
+            "compare fewer envs per output directory"
+        )
     colours = {algo: plt.get_cmap("tab10")(index % 10) for index, algo in enumerate(algos)}
     return plt, envs, algos, colours, _thresholds(results)
 

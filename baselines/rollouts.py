@@ -7,7 +7,6 @@ frames are generated lazily, one per step, so a caller can show them in a window
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,6 +18,8 @@ from gymnasium.vector import AutoresetMode
 
 from baselines.evaluation import Policy, predict_finite
 from continuous_cartpole.rendering import FrameWindow, overlay_text
+from continuous_cartpole.tasks import Task
+from continuous_cartpole.tasks import end_reason as task_end_reason
 
 SCRIPTED_POLICIES = ("random", "zero")
 MAX_GRID_TILES = 64  # 8 x 8 tiles of 600 x 400 are already a 4800 x 3200 video
@@ -220,22 +221,20 @@ def _frame(frame: Any) -> np.ndarray:
 
 
 def end_reason(unwrapped: Any, terminated: bool, index: int | None = None) -> str:
-    """Why an episode ended, from the terminal state of ``unwrapped`` (sub-env ``index`` of a vector env): the pole
-    past the env's own threshold, the cart off the track, or the time limit. Plain "terminated" for envs that do not
-    expose CartPole's ``state`` and ``params``."""
+    """Why an episode ended, from the terminal state of ``unwrapped`` (sub-env ``index`` of a vector env): its
+    task's own words (balance: the pole past the env's threshold or the cart off the track; swing-up: the cart off
+    the track or the pole spinning past the limit), or the time limit. Plain "terminated" for envs that do not expose
+    CartPole's ``state``, ``params`` and ``task``."""
     if not terminated:
         return "time limit"
     params = getattr(unwrapped, "params", None)
     state = getattr(unwrapped, "state", None)
-    if params is None or state is None:
+    task = getattr(unwrapped, "task", None)
+    if params is None or state is None or not isinstance(task, Task):
         return "terminated"
     state = np.asarray(state)
-    x, theta = (state[0], state[2]) if index is None else (state[0, index], state[2, index])
-    if abs(theta) > params.theta_threshold_radians:
-        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
-    if abs(x) > params.x_threshold:
-        return f"cart left the track (|x| > {params.x_threshold:g})"
-    return "terminated"
+    column = state if index is None else state[:, index]
+    return task_end_reason(task, params, tuple(float(value) for value in column))
 
 
 def _faded(tile: np.ndarray) -> np.ndarray:

@@ -16,9 +16,12 @@ Every file is written atomically (``baselines.atomic``). ``train_run`` is the Py
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
+import secrets
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -27,7 +30,8 @@ from typing import Any
 
 from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, CHECKPOINT_FILES, LAST, get_algorithm
-from baselines.atomic import atomic_write_text
+from baselines.atomic import atomic_write_text, process_alive
+from baselines.bounded_read import RUN_JSON_BYTES, FileRefused, read_json
 from baselines.training import EvalRecord, TrainingMonitor, TrainResult
 
 CONFIG_FILE = "config.json"
@@ -87,12 +91,12 @@ def read_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / CONFIG_FILE
     if not Path(run_dir).is_dir():
         raise RunError(f"run directory {run_dir} does not exist")
+    if not path.exists() and not path.is_symlink():
+        raise RunError(f"{run_dir} is not a run directory: {path} does not exist")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"{run_dir} is not a run directory: {path} does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"run config {path} is unreadable: {error}") from error
+        config = read_json(path, RUN_JSON_BYTES, "run config")
+    except FileRefused as error:
+        raise RunError(str(error)) from None
     if not isinstance(config, dict) or not all(key in config for key in ("algo", "env_id", "config")):
         raise RunError(f"run config {path} lacks the keys algo, env_id and config")
     problem = _run_config_problem(config)
@@ -122,12 +126,12 @@ def _run_config_problem(config: dict[str, Any]) -> str | None:
 
 def read_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(run_dir) / SUMMARY_FILE
+    if not path.exists() and not path.is_symlink():
+        raise RunError(f"run {run_dir} has no {SUMMARY_FILE} (training still running, or never started)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunError(f"run {run_dir} has no {SUMMARY_FILE} (training still running, or never started)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunError(f"run summary {path} is unreadable: {error}") from error
+        return read_json(path, RUN_JSON_BYTES, "run summary")
+    except FileRefused as error:
+        raise RunError(str(error)) from None
 
 
 def format_metrics(records: Iterable[EvalRecord]) -> str:
@@ -147,6 +151,7 @@ class RunWriter:
         self._save_policy = save_policy
         self.records: list[EvalRecord] = []
         self.checkpoint: Path | None = None
+        self.finished = False
 
     def write_config(self, config: dict[str, Any]) -> None:
         write_json(self.path / CONFIG_FILE, config)
@@ -181,27 +186,66 @@ def train_run(
     ``tensorboard_log`` also writes the run's scalars as the TensorBoard run ``tensorboard_log/ALGO/ENV/seedS``.
     On KeyboardInterrupt or an exception the summary is written with what exists (status ``interrupted`` or
     ``failed``) and the exception propagates.
+
+    ``overwrite`` of a directory that holds a run builds the new run in a hidden folder inside it and swaps its files
+    in at the end: the new run replaces the old one once it has evaluated at least once (an interrupted or failed
+    new run with a checkpoint replaces it too, as without an old run); a new run that stops before its first
+    evaluation leaves the old run as it was.
     """
     algorithm = get_algorithm(algo)
-    writer = RunWriter(check_run_dir(out, overwrite), algorithm.save_policy)
-    # The monitor validates the evaluation settings; build it before touching the directory so a bad config
-    # neither creates it nor deletes the old run's files.
+    out = check_run_dir(out, overwrite)
+    # Everything is checked before the directory is touched: a bad config, TensorBoard or its log folder neither
+    # creates the directory nor harms the old run in it.
     from baselines.devices import warm_up_torch  # every algorithm here trains with torch
 
     warm_up_torch()  # before the monitor's clock starts
     try:
-        monitor = TrainingMonitor.from_config(config, on_evaluation=writer.on_evaluation)
+        monitor = TrainingMonitor.from_config(config, on_evaluation=None)
     except ValueError as error:
         raise RunError(f"invalid evaluation settings: {error}") from error
     if tensorboard_log is not None:
-        try:
-            tensorboard.check_tensorboard()
-        except ValueError as error:
-            raise RunError(str(error)) from error
-    prepare_run_dir(out, overwrite, RUN_FILES)
-    if tensorboard_log is not None:
-        monitor.scalars = tensorboard.open_writer(tensorboard_log, algo, config.env_id, config.seed)
-    env_id = env_id or config.env_id
+        monitor.scalars = _open_tensorboard(tensorboard_log, algo, config.env_id, config.seed)
+    try:
+        build = _build_dir(out, overwrite)
+    except BaseException:
+        if monitor.scalars is not None:
+            monitor.scalars.close()
+        raise
+    writer = RunWriter(build, algorithm.save_policy)
+    monitor.on_evaluation = writer.on_evaluation
+    try:
+        return _train(algorithm, algo, config, monitor, writer, env_id or config.env_id, device, extra_config)
+    finally:
+        if monitor.scalars is not None:
+            monitor.scalars.close()
+        if build != out:
+            _swap_in(build, out, keep_new=bool(writer.records) or writer.finished)
+
+
+def _open_tensorboard(root: str | os.PathLike[str], algo: str, env_id: str, seed: int) -> Any:
+    try:
+        return tensorboard.open_writer(root, algo, env_id, seed)
+    except ValueError as error:
+        raise RunError(str(error)) from error
+    except OSError as error:
+        if error.errno not in _BAD_PATH_ERRORS:  # a full or read-only disk: the machine's refusal, not the user's
+            raise
+        raise RunError(f"--tensorboard-log {root}: cannot create its run folder: {error.strerror or error}") from None
+
+
+_BAD_PATH_ERRORS = (errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG, errno.ELOOP)
+
+
+def _train(
+    algorithm: Any,
+    algo: str,
+    config: Any,
+    monitor: TrainingMonitor,
+    writer: RunWriter,
+    env_id: str,
+    device: str | None,
+    extra_config: dict[str, Any] | None,
+) -> dict[str, Any]:
     writer.write_config(
         {
             "format": RUN_FORMAT,
@@ -222,12 +266,48 @@ def train_run(
     except Exception as error:
         writer.write_summary(_summary(base, monitor, writer, FAILED, error=f"{type(error).__name__}: {error}"))
         raise
-    finally:
-        if monitor.scalars is not None:
-            monitor.scalars.close()
     summary = {**_summary(base, monitor, writer, FINISHED, wall_seconds=result.wall_seconds), **_test(result)}
     writer.write_summary(summary)
+    writer.finished = True
     return summary
+
+
+_BUILD_PREFIX = ".overwrite-"
+
+
+def _build_dir(out: Path, overwrite: bool) -> Path:
+    """Where the new run is written: ``out`` itself, unless it holds a run to overwrite; then a hidden folder in it,
+    swapped in at the end (``_swap_in``), so that no failure before the new run's first evaluation loses the old one."""
+    has_run = out.is_dir() and any((out / name).exists() or (out / name).is_symlink() for name in RUN_FILES)
+    if not (overwrite and has_run):
+        return prepare_run_dir(out, overwrite, RUN_FILES)
+    for leftover in out.glob(f"{_BUILD_PREFIX}*"):  # of an overwrite killed with SIGKILL
+        writer = leftover.name[len(_BUILD_PREFIX) :].partition("-")[0]
+        if leftover.is_dir() and not leftover.is_symlink() and writer.isdigit() and not process_alive(int(writer)):
+            shutil.rmtree(leftover, ignore_errors=True)
+    build = out / f"{_BUILD_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        build.mkdir()
+    except OSError as error:
+        raise RunError(f"cannot prepare output directory {out}: {error}") from error
+    return build
+
+
+def _swap_in(build: Path, out: Path, keep_new: bool) -> None:
+    """Replace the old run's files with the new run's (``keep_new``: it evaluated at least once), else keep the old
+    run; then remove ``build``. The old summary goes first and the new one comes last: no reader ever takes a mix
+    of the two runs for a finished run."""
+    if keep_new:
+        (out / SUMMARY_FILE).unlink(missing_ok=True)
+        for name in (*(name for name in RUN_FILES if name != SUMMARY_FILE), SUMMARY_FILE):
+            if (build / name).exists():
+                os.replace(build / name, out / name)
+            else:
+                (out / name).unlink(missing_ok=True)
+        for leftover in out.glob(".*.tmp*"):  # temporaries of the old run's killed writers
+            if any(leftover.name.startswith(f".{name}.") for name in RUN_FILES):
+                leftover.unlink(missing_ok=True)
+    shutil.rmtree(build, ignore_errors=True)
 
 
 def _summary(

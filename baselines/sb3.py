@@ -15,7 +15,6 @@ unpickles. ``policy_from_checkpoint`` constructs the policy and loads the tensor
 from __future__ import annotations
 
 import contextlib
-import inspect
 import itertools
 import json
 import math
@@ -35,13 +34,13 @@ from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckA
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
-from baselines import sb3_hyperparams as table
-from baselines.algorithms import CONTINUOUS
+from baselines import tensorboard_log as tensorboard
 from baselines.configs import SB3_CONFIGS as CONFIGS
 from baselines.configs import A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3ARSConfig, SB3Config, TD3Config
 from baselines.devices import resolve_device
-from baselines.env_checks import action_kind, check_env_for_training, env_task
+from baselines.env_checks import check_env_for_training
 from baselines.runs import RunError
+from baselines.sb3_validation import ACTIVATION_NAMES, LINEAR_PREFIX, ZOO_KEYS, net_arch_chains
 from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole import registered_id
 
@@ -71,100 +70,14 @@ ALGORITHM_CLASSES: dict[str, type[BaseAlgorithm]] = {
 # What each policy constructor takes besides the spaces and policy_kwargs (ARS policies take neither).
 TAKES_LR_SCHEDULE = frozenset({"ppo", "a2c", "dqn", "sac", "td3"})
 TAKES_USE_SDE = frozenset({"ppo", "a2c", "sac"})
-ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
-    "relu": torch.nn.ReLU,
-    "tanh": torch.nn.Tanh,
-    "elu": torch.nn.ELU,
-    "leaky_relu": torch.nn.LeakyReLU,
-    "gelu": torch.nn.GELU,
-    "silu": torch.nn.SiLU,
-}
-# Keys of the table that are zoo conventions, not constructor arguments (see baselines.sb3_hyperparams).
-ZOO_KEYS = frozenset({"n_envs", "noise_type", "noise_std"})
-# Constructor arguments the run sets itself.
-RUN_KEYS = frozenset({"self", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"})
-# Constructor arguments the run sets from its own flags (``train`` and ``compare``), which hyperparams cannot set.
-RUN_FLAGS = {
-    "env": "--env",
-    "seed": "--seed",
-    "device": "--device",
-    "tensorboard_log": "--tensorboard-log",
-    "n_timesteps": "--total-steps",  # the zoo's budget key
-}
-LINEAR_PREFIX = "lin_"
+ACTIVATIONS: dict[str, type[torch.nn.Module]] = dict(
+    zip(
+        ACTIVATION_NAMES,
+        (torch.nn.ReLU, torch.nn.Tanh, torch.nn.ELU, torch.nn.LeakyReLU, torch.nn.GELU, torch.nn.SiLU),
+        strict=True,
+    )
+)
 CHECKPOINT_KIND = "sb3"
-
-
-def resolve_hyperparams(algo: str, env_id: str, text: str) -> dict[str, Any]:
-    """What a run of ``algo`` on ``env_id`` passes to SB3: the table's entry with the ``hyperparams`` JSON on top.
-
-    ``ValueError`` for an unsupported action space or hyperparameters refused before the run directory exists; SB3
-    checks the rest when it builds the model."""
-    overrides = parse_hyperparams(algo, text)
-    kind = action_kind(registered_id(env_id))
-    supported = table.action_spaces(algo)
-    if kind not in supported:
-        raise ValueError(f"{algo} only supports {' and '.join(sorted(supported))} action spaces; {env_id} is {kind}")
-    resolved = table.resolve(algo, kind, overrides, env_task(registered_id(env_id)))
-    # Our own conversions fail now, not after the run directory exists; SB3 checks the rest when it builds.
-    check_zoo_values(resolved, kind)
-    decode_policy_kwargs(resolved.get("policy_kwargs", {}))
-    for value in resolved.values():
-        _schedule(value)
-    return resolved
-
-
-def parse_hyperparams(algo: str, text: str) -> dict[str, Any]:
-    """The ``hyperparams`` JSON object, its keys checked against the SB3 constructor; ``ValueError`` otherwise."""
-    if not text.strip():
-        return {}
-    try:
-        overrides = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"hyperparams is not valid JSON: {error}") from error
-    if not isinstance(overrides, dict):
-        raise ValueError(f"hyperparams must be a JSON object, got {type(overrides).__name__}")
-    try:
-        json.dumps(overrides, allow_nan=False)  # Python's JSON reader accepts NaN, Infinity and 1e999
-    except ValueError:
-        raise ValueError("hyperparams must not hold NaN or infinite numbers") from None
-    set_by_run = sorted(set(overrides) & set(RUN_FLAGS))
-    if set_by_run:
-        flags = " and ".join(RUN_FLAGS[key] for key in set_by_run)
-        raise ValueError(f"hyperparams: {', '.join(set_by_run)} is set by the run; use {flags} instead")
-    algorithm_class = ALGORITHM_CLASSES[algo]
-    allowed = (set(inspect.signature(algorithm_class.__init__).parameters) - RUN_KEYS) | ZOO_KEYS
-    unknown = sorted(set(overrides) - allowed)
-    if unknown:
-        raise ValueError(
-            f"hyperparams: {', '.join(unknown)} not accepted by {algorithm_class.__name__}; "
-            f"known: {', '.join(sorted(allowed))}"
-        )
-    if "policy" in overrides and overrides["policy"] not in algorithm_class.policy_aliases:
-        raise ValueError(f"hyperparams: policy must be one of {', '.join(algorithm_class.policy_aliases)}")
-    return overrides
-
-
-NOISE_TYPES = ("normal", "ornstein-uhlenbeck")
-
-
-def check_zoo_values(hyperparams: dict[str, Any], kind: str) -> None:
-    """``ValueError`` for values SB3 would take and fail on later (a traceback deep in torch, or minutes of work)."""
-    n_envs = hyperparams.get("n_envs", 1)
-    if isinstance(n_envs, bool) or not isinstance(n_envs, int) or n_envs < 1:
-        raise ValueError(f"hyperparams: n_envs must be a positive integer, got {n_envs!r}")
-    noise_type = hyperparams.get("noise_type")
-    if noise_type is not None and noise_type not in NOISE_TYPES:
-        raise ValueError(f"hyperparams: noise_type must be one of {', '.join(NOISE_TYPES)} or null, got {noise_type!r}")
-    if noise_type is not None and kind != CONTINUOUS:
-        raise ValueError("hyperparams: noise_type needs a continuous action space; drop it for a discrete env")
-    noise_std = hyperparams.get("noise_std", 0.1)
-    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float)) or not noise_std > 0:
-        raise ValueError(f"hyperparams: noise_std must be a positive number, got {noise_std!r}")
-    policy_kwargs = hyperparams.get("policy_kwargs", {})
-    if not isinstance(policy_kwargs, dict):
-        raise ValueError(f"hyperparams: policy_kwargs must be a JSON object, got {policy_kwargs!r}")
-    _net_arch_chains(policy_kwargs.get("net_arch"))
 
 
 # ---- building the model ----
@@ -209,7 +122,9 @@ def build_model(algo: str, hyperparams: dict[str, Any], env: Any, seed: int, dev
     """The SB3 model for resolved table ``hyperparams`` (without ``n_envs``, which made ``env``)."""
     values = {key: _schedule(value) for key, value in hyperparams.items() if key not in ZOO_KEYS}
     policy = values.pop("policy")
-    values["policy_kwargs"] = decode_policy_kwargs(values.get("policy_kwargs", {}))
+    values["policy_kwargs"] = decode_policy_kwargs(values.get("policy_kwargs") or {})
+    if isinstance(values.get("train_freq"), list):  # JSON's [N, "episode"]: SB3 reads only a tuple as a pair
+        values["train_freq"] = tuple(values["train_freq"])
     noise = _action_noise(hyperparams.get("noise_type"), hyperparams.get("noise_std", 0.1), env.action_space)
     if noise is not None:
         values["action_noise"] = noise
@@ -254,7 +169,7 @@ def policy_metadata(algo: str, env_id: str, model: BaseAlgorithm, hyperparams: d
         "algo": algo,
         "env_id": env_id,
         "policy": hyperparams["policy"],
-        "policy_kwargs": json.dumps(hyperparams.get("policy_kwargs", {}), sort_keys=True),
+        "policy_kwargs": json.dumps(hyperparams.get("policy_kwargs") or {}, sort_keys=True),
         "use_sde": bool(getattr(model, "use_sde", False)),
         "observation_space": json.dumps(encode_space(model.observation_space)),
         "action_space": json.dumps(encode_space(model.action_space)),
@@ -299,7 +214,7 @@ def check_sizes_against_tensors(
     shapes = {tuple(tensor.shape) for tensor in tensors.values() if tensor.ndim == 2}  # (out, in) of Linear layers
     features = int(np.prod(observation_space.shape))
     action_size = int(action_space.n) if isinstance(action_space, spaces.Discrete) else int(np.prod(action_space.shape))
-    chains = _net_arch_chains(policy_kwargs.get("net_arch"))
+    chains = net_arch_chains(policy_kwargs.get("net_arch"))
     for chain in chains:
         if not any((chain[0], inputs) in shapes for inputs in (features, features + action_size)):
             raise ValueError(f"net_arch {chain}: no weight of shape ({chain[0]}, {features}) in the checkpoint")
@@ -312,19 +227,6 @@ def check_sizes_against_tensors(
     critics = policy_kwargs.get("n_critics", 1)
     if isinstance(critics, bool) or not isinstance(critics, int) or not 1 <= critics <= MAX_CRITICS:
         raise ValueError(f"policy_kwargs.n_critics must be an integer in 1..{MAX_CRITICS}, got {critics!r}")
-
-
-def _net_arch_chains(net_arch: Any) -> list[list[int]]:
-    """The hidden-layer widths of each network SB3 builds from ``net_arch`` (a list, or a dict of lists)."""
-    if net_arch is None:
-        return []
-    lists = list(net_arch.values()) if isinstance(net_arch, dict) else [net_arch]
-    for widths in lists:
-        if not isinstance(widths, list) or not all(
-            isinstance(width, int) and not isinstance(width, bool) and width > 0 for width in widths
-        ):
-            raise ValueError(f"net_arch must be a list of positive integers or a dict of such lists, got {net_arch!r}")
-    return [widths for widths in lists if widths]
 
 
 def encode_space(space: gym.Space) -> dict[str, Any]:
@@ -369,6 +271,8 @@ class _TensorBoardScalars(KVWriter):
     def write(self, key_values: dict[str, Any], key_excluded: dict[str, tuple[str, ...]], step: int = 0) -> None:
         for key, value in key_values.items():
             excluded = key_excluded.get(key) or ()
+            if key in tensorboard.MONITOR_TIME_TAGS:  # the monitor writes these, over the whole run
+                continue
             if "tensorboard" not in excluded and isinstance(value, (int, float, np.number)):
                 self.writer.add_scalar(key, float(value), step)
 

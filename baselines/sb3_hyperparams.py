@@ -21,7 +21,6 @@ import ast
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from baselines.algorithms import CONTINUOUS, DISCRETE
@@ -289,24 +288,31 @@ ZOO_ACTIVATIONS = {
 }
 
 
+ZOO_DEFAULT_ENTRY = "default"  # rl-baselines3-zoo's entry for an env id the file does not list
+
+
 def from_zoo_file(path: str | os.PathLike[str], *env_ids: str) -> tuple[dict[str, Any], int | None]:
-    """The hyperparameters and budget (``n_timesteps``) of the first of ``env_ids`` in an rl-baselines3-zoo file.
+    """The hyperparameters and budget (``n_timesteps``) of the first of ``env_ids`` in an rl-baselines3-zoo file, or
+    of its ``default`` entry when it lists none of them (as the zoo reads it).
 
-    The file is read with ``yaml.safe_load`` and its ``policy_kwargs`` string parsed as literals, never run.
-    ``ValueError`` naming the problem for an unreadable file, a missing env or a zoo-only key.
+    The entry holds every value of the run: keys it leaves out take SB3's defaults, not the table's (the config's
+    ``hyperparams_base="sb3"``). The file goes through the bounded reader (size, nesting, aliases; plain data only)
+    and its ``policy_kwargs`` string is parsed as literals, never run. ``ValueError`` naming the problem for an
+    unreadable file, a missing entry or a zoo-only key.
     """
-    import yaml
+    from baselines.bounded_read import read_yaml  # imported when a file is read
 
-    try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise ValueError(f"unreadable: {error}") from error
+    document = read_yaml(path, what="hyperparameter file")
     if not isinstance(document, dict):
         raise ValueError("is not rl-baselines3-zoo's layout (a mapping of env id -> hyperparameters)")
-    entry = next((document[env_id] for env_id in env_ids if env_id in document), None)
-    if not isinstance(entry, dict):
+    name = next((env_id for env_id in env_ids if env_id in document), ZOO_DEFAULT_ENTRY)
+    if name not in document:
         wanted = " or ".join(dict.fromkeys(env_ids))
-        raise ValueError(f"has no entry for {wanted}; it has {', '.join(map(str, document))}")
+        listed = ", ".join(map(str, document)) or "nothing"
+        raise ValueError(f"has no entry for {wanted} and no {ZOO_DEFAULT_ENTRY!r} entry; it lists {listed}")
+    entry = document[name]
+    if not isinstance(entry, dict):
+        raise ValueError(f"entry {name} is not a mapping of hyperparameters, got {entry!r}")
     values = dict(entry)
     for key, why in ZOO_UNSUPPORTED.items():
         if values.get(key) not in (None, False):
@@ -314,8 +320,10 @@ def from_zoo_file(path: str | os.PathLike[str], *env_ids: str) -> tuple[dict[str
         values.pop(key, None)
     budget = values.pop("n_timesteps", None)
     if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget < 1 or budget != int(budget):
-            raise ValueError(f"n_timesteps must be a positive whole number, got {budget!r}")
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 1 <= budget <= 2**53:
+            raise ValueError(f"n_timesteps must be a whole number in [1, 2**53], got {budget!r}")
+        if budget != int(budget):
+            raise ValueError(f"n_timesteps must be a whole number, got {budget!r}")
         budget = int(budget)
     if isinstance(values.get("policy_kwargs"), str):
         values["policy_kwargs"] = _zoo_policy_kwargs(values["policy_kwargs"])
@@ -326,6 +334,8 @@ def _zoo_policy_kwargs(source: str) -> dict[str, Any]:
     """``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`` -> ``{"net_arch": [64, 64], "activation_fn": "tanh"}``."""
     try:
         value = _literal(ast.parse(source.strip(), mode="eval").body)
+    except (RecursionError, MemoryError):  # a string nested thousands of levels deep
+        raise ValueError(f"policy_kwargs is nested too deeply: {source[:40]!r}...") from None
     except (SyntaxError, ValueError) as error:
         raise ValueError(f"policy_kwargs {source!r}: {error}; use literals, dict(...) and nn.<Activation>") from None
     if not isinstance(value, dict):

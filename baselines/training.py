@@ -32,9 +32,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, LAST
 from baselines.configs import EVAL_EPISODES
-from baselines.evaluation import NonFiniteActions, Policy, evaluate
+from baselines.evaluation import NonFiniteActions, Policy, evaluate_episodes
 from continuous_cartpole.registration import registered_id
 
 CONFIRM_EPISODES = 100
@@ -230,7 +231,7 @@ class TrainingMonitor:
         if bad:
             raise _diverged(self.env_steps, f"the policy's {', '.join(bad)} became NaN or infinite")
         seed = curve_seed(self.seed, len(self.history), self.eval_episodes)
-        returns = self._returns(policy, self.eval_episodes, seed)
+        returns, lengths = self._episodes(policy, self.eval_episodes, seed)
         confirmation = None
         if returns.mean() >= self.reward_threshold:
             seed = confirmation_seed(self.seed, len(self.confirmations))
@@ -240,10 +241,12 @@ class TrainingMonitor:
         is_best = self._update_best(record, policy)
         self.write_scalars(
             {
-                "eval/return_mean": record.eval_return_mean,
-                "eval/return_std": record.eval_return_std,
-                "time/wall_seconds": record.wall_seconds,
-                "time/env_steps": record.env_steps,
+                tensorboard.EVAL_RETURN_MEAN: record.eval_return_mean,
+                tensorboard.EVAL_RETURN_STD: record.eval_return_std,
+                tensorboard.EVAL_LENGTH_MEAN: float(lengths.mean()),
+                tensorboard.TIME_ELAPSED: record.wall_seconds,
+                tensorboard.TIME_ENV_STEPS: record.env_steps,
+                tensorboard.TIME_FPS: record.env_steps / max(record.wall_seconds, 1e-9),
             },
             record.env_steps,
         )
@@ -272,15 +275,19 @@ class TrainingMonitor:
         return True
 
     def _returns(self, policy: Policy, episodes: int, seed: int) -> np.ndarray:
+        return self._episodes(policy, episodes, seed)[0]
+
+    def _episodes(self, policy: Policy, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         try:
-            return evaluate(policy, self.env_id, episodes, seed)
+            return evaluate_episodes(policy, self.env_id, episodes, seed)
         except NonFiniteActions as error:
             raise _diverged(self.env_steps, str(error)) from error
 
     def write_scalars(self, values: dict[str, float], env_steps: int) -> None:
+        """Scalars at ``env_steps``, under SB3's tag where SB3 logs the same quantity (``tensorboard_log``)."""
         if self.scalars is not None:
             for tag, value in values.items():
-                self.scalars.add_scalar(tag, value, env_steps)
+                self.scalars.add_scalar(tensorboard.SB3_TAGS.get(tag, tag), value, env_steps)
 
     def close(self) -> None:
         """Close the progress bar and flush the scalars; safe to call again, and called by ``finish``."""

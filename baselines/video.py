@@ -2,12 +2,14 @@
 
 Frames stream to disk one at a time, so a long rollout or a big grid never sits in memory. The video appears at its
 path only when complete: it is written to a temporary file beside it and renamed (``baselines.atomic``); any error,
-Ctrl-C included, removes the temporary file and leaves an older video at that path untouched.
+Ctrl-C included, removes the temporary file and leaves an older video at that path untouched. A full disk is the
+``OSError`` (ENOSPC) it is elsewhere, naming the video, whichever writer met it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -55,8 +57,10 @@ def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps:
     try:
         with atomic_path(path) as temporary:
             return write(temporary, _checked_frames(frames), float(fps))
-    except OSError as error:  # e.g. the disk filled up, or the folder's permissions changed meanwhile
-        raise VideoError(f"cannot write video {path}: {error.strerror or error}") from error
+    except OSError as error:  # the disk filled up, or the folder's permissions changed meanwhile: the machine's fault
+        if error.errno is None:
+            raise VideoError(f"cannot write video {path}: {_first_line(error)}") from None
+        raise OSError(error.errno, error.strerror or os.strerror(error.errno), str(path)) from None
     except VideoError as error:
         raise VideoError(f"cannot write video {path}: {error}") from error
 
@@ -156,20 +160,59 @@ def _write_mp4(path: Path, frames: Iterable[np.ndarray], fps: float) -> int:
     imageio = _import_imageio()
     # H.264 in yuv420p plays everywhere; it needs even sizes, which our 600 x 400 tiles have (macro_block_size=2
     # keeps imageio from resizing them to multiples of 16).
+    # ffmpeg's own messages would go straight to the terminal: its failures are reported here, in one line.
     writer = imageio.get_writer(
-        path, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p", quality=8, macro_block_size=2
+        path,
+        format="FFMPEG",
+        mode="I",
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        quality=8,
+        macro_block_size=2,
+        ffmpeg_log_level="quiet",
     )
     count = 0
     try:
         for frame in frames:
             writer.append_data(frame)
             count += 1
+    except OSError as error:  # ffmpeg stopped reading: imageio's message holds its whole command line
+        _close_quietly(writer)
+        raise _ffmpeg_failure(path, error) from None
     except BaseException:
         _close_quietly(writer)  # the error that stopped us matters, not ffmpeg's complaint about it
         raise
-    writer.close()
-    _check_mp4(path, count)
+    try:
+        writer.close()
+        _check_mp4(path, count)
+    except (OSError, VideoError) as error:
+        raise _ffmpeg_failure(path, error) from None
     return count
+
+
+MIN_FREE_BYTES = 1024 * 1024  # below this, a failed ffmpeg most likely ran out of disk
+
+
+def _ffmpeg_failure(path: Path, error: Exception) -> Exception:
+    """ffmpeg reports no errno: a full disk (seen while the partial video still takes its space) becomes the
+    ``OSError`` a full disk gives elsewhere; anything else a ``VideoError`` with the first line of the message."""
+    if _free_bytes(path.parent) < MIN_FREE_BYTES:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return error if isinstance(error, VideoError) else VideoError(f"ffmpeg failed: {_first_line(error)}")
+
+
+def _free_bytes(folder: Path) -> float:
+    try:
+        stats = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return float("inf")
+    return stats.f_bavail * stats.f_frsize
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _check_mp4(path: Path, expected_frames: int) -> None:

@@ -3,8 +3,11 @@
     python benchmarks/bench_env.py [--reps 7] [--quick] [--cpu-time]
 
 Prints medians over repetitions and the ratios ours / Gymnasium: the time of one ``gym.make`` env step (lower is
-better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better). Every repetition times
-Gymnasium and ours one after the other, and a ratio is the median of the per-repetition ratios.
+better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better); then the swing-up vector
+envs' time per env step against the balance env with the same actions, in the same run (the target: at most 1.3),
+and the default env with per-sub-env parameter arrays and with domain randomization against the default's step
+(the cost of physics as data; lower is better). Every repetition times all of them one after the other, and a ratio
+is the median of the per-repetition ratios.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as GymnasiumCartPoleVectorEnv
 
-from continuous_cartpole import ENV_IDS, CartPoleVectorEnv
+from continuous_cartpole import BALANCE_IDS, SWINGUP_IDS, CartPoleVectorEnv
+
+RANDOMIZE = {"length": (0.25, 1.0), "masspole": (0.05, 0.5), "masscart": (0.5, 2.0), "force_mag": (5.0, 15.0)}
+PHYSICS_AS_DATA = ("per-sub-env length, masses, force", "randomized length, masses, force")
+
+
+def per_sub_env_params(num_envs: int) -> dict[str, np.ndarray]:
+    """The randomized parameters as fixed arrays: every sub-env its own length, masses and force."""
+    rng = np.random.default_rng(0)
+    return {name: rng.uniform(low, high, num_envs) for name, (low, high) in RANDOMIZE.items()}
 
 
 def interleaved_seconds(
@@ -97,7 +109,7 @@ def main() -> None:
     steps = int(20_000 * scale)
     reference = "CartPole-v1"
     times = interleaved_seconds(
-        {env_id: single_steps(env_id, steps) for env_id in (reference, *ENV_IDS)}, args.reps, clock
+        {env_id: single_steps(env_id, steps) for env_id in (reference, *BALANCE_IDS, *SWINGUP_IDS)}, args.reps, clock
     )
     print("| one gym.make step | us/step | ours / CartPole-v1 (lower is better) |")
     print("|---|---|---|")
@@ -108,23 +120,46 @@ def main() -> None:
             f"{median_ratio(seconds, times[reference]):.2f} |"
         )
 
-    print("\n| vector env | N | M env-steps/s | ours / Gymnasium CartPoleVectorEnv (higher is better) |")
-    print("|---|---|---|---|")
+    vector_table = ["| vector env | N | M env-steps/s | ours / Gymnasium CartPoleVectorEnv (higher is better) |"]
+    vector_table.append("|---|---|---|---|")
+    swingup_table = ["| swing-up vector env | N | M env-steps/s | time per env step / balance's (target <= 1.3) |"]
+    swingup_table.append("|---|---|---|---|")
+    data_table = ["| physics as data (ContinuousCartPole-v0, float32) | N | step time / default's (lower is better) |"]
+    data_table.append("|---|---|---|")
     for num_envs in (4096, 65536):
         steps = max(10, int(scale * 4e7 / num_envs / 20))
         runs = {"Gymnasium CartPoleVectorEnv": vector_steps(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps)}
-        for env_id, continuous in ENV_IDS.items():
+        for env_id, continuous in BALANCE_IDS.items():
             for dtype in (np.float32, np.float64):  # float32 is the default of gym.make_vec
                 label = f"{env_id} ({np.dtype(dtype).name} state{', default' if dtype is np.float32 else ''})"
                 runs[label] = vector_steps(
                     CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype), steps
                 )
+        for env_id in SWINGUP_IDS:  # the registered settings (tau 0.01), float32 state: gym.make_vec's default
+            runs[env_id] = vector_steps(gym.make_vec(env_id, num_envs=num_envs), steps)
+        arrays, randomized = PHYSICS_AS_DATA
+        runs[arrays] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, **per_sub_env_params(num_envs)), steps)
+        runs[randomized] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, randomize=RANDOMIZE), steps)
         times = interleaved_seconds(runs, args.reps, clock)
         reference_times = times["Gymnasium CartPoleVectorEnv"]
         for label, seconds in times.items():
             rate = num_envs * steps / statistics.median(seconds)
+            if label in SWINGUP_IDS:
+                balance = next(b for b, continuous in BALANCE_IDS.items() if continuous == SWINGUP_IDS[label])
+                balance_times = times[f"{balance} (float32 state, default)"]
+                swingup_table.append(
+                    f"| {label} | {num_envs} | {rate / 1e6:.1f} | {median_ratio(seconds, balance_times):.2f} |"
+                )
+                continue
+            if label in PHYSICS_AS_DATA:
+                cost = median_ratio(seconds, times["ContinuousCartPole-v0 (float32 state, default)"])
+                data_table.append(f"| {label} | {num_envs} | {cost:.2f} |")
             # a rate ratio is the inverse time ratio
-            print(f"| {label} | {num_envs} | {rate / 1e6:.1f} | {1 / median_ratio(seconds, reference_times):.2f} |")
+            ratio = 1 / median_ratio(seconds, reference_times)
+            vector_table.append(f"| {label} | {num_envs} | {rate / 1e6:.1f} | {ratio:.2f} |")
+    print("\n" + "\n".join(vector_table))
+    print("\n" + "\n".join(swingup_table))
+    print("\n" + "\n".join(data_table))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """A hand-made swing-up controller, the reference that anchors the swing-up ids' ``reward_threshold``.
 
-    python benchmarks/swingup_controller.py [--episodes 100] [--seed 1000] [--gif docs/swingup.gif]
+    python benchmarks/swingup_controller.py [--episodes 100] [--seed 1000]
+    python benchmarks/swingup_controller.py --gif docs/swingup.gif
 
 Energy pumping with cart centring (Astrom and Furuta 2000) until the pole is nearly upright, then a linear-quadratic
 regulator on the discrete-time linearisation of the env's own step (``physics.step_state``). It reads only the
@@ -12,6 +13,7 @@ episodes (one seeded reset of the vector env at ``--seed``, never used for tunin
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import statistics
 from dataclasses import dataclass
@@ -118,11 +120,44 @@ def episode_returns(env_id: str, episodes: int, seed: int, gains: Gains = Gains(
     return returns
 
 
+class ControllerPolicy:
+    """The controller behind SB3's ``predict`` interface, for ``baselines.rollouts``."""
+
+    def __init__(self, params: CartPoleParams) -> None:
+        self.controller = SwingUpController(params)
+
+    def predict(self, observation: np.ndarray, deterministic: bool = True) -> tuple[np.ndarray, None]:
+        batch = np.atleast_2d(observation)
+        fraction = self.controller(batch)[:, np.newaxis].astype(np.float32)
+        return (fraction if np.ndim(observation) == 2 else fraction[0]), None
+
+
+def write_gif(path: str, seed: int, every: int = 4, seconds: float = 6.0) -> int:
+    """The first ``seconds`` of an episode of ContinuousCartPoleSwingUp-v0 with the overlay, every ``every``-th
+    frame, in real time (the swing-up takes about 2.4 s; the rest of the episode looks like its end)."""
+    from baselines.rollouts import rollout_frames  # the baselines extra: pygame, imageio
+    from baselines.video import write_video
+
+    env = gym.make("ContinuousCartPoleSwingUp-v0", render_mode="rgb_array")
+    try:
+        frames = rollout_frames(ControllerPolicy(env.unwrapped.params), env, episodes=1, seed=seed)
+        last = round(seconds / env.unwrapped.params.tau)
+        shown = itertools.takewhile(lambda frame: frame.step <= last, frames)
+        kept = (frame.image for frame in shown if frame.step % every == 0)
+        return write_video(path, kept, fps=1 / (env.unwrapped.params.tau * every))
+    finally:
+        env.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1000, help="first held-out seed (tuning used 0-19)")
+    parser.add_argument("--gif", metavar="PATH", help="only write a GIF of one episode (seed --seed) to PATH")
     args = parser.parse_args()
+    if args.gif:
+        print(f"wrote {write_gif(args.gif, args.seed)} frames to {args.gif}")
+        return
     print("| env id | mean | std | min | reward_threshold | threshold / mean |")
     print("|---|---|---|---|---|---|")
     for env_id in continuous_cartpole.SWINGUP_IDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import gymnasium as gym
@@ -10,6 +11,7 @@ import numpy as np
 
 from continuous_cartpole.actions import continuous_force_fraction, discrete_force_level, discrete_force_sign
 from continuous_cartpole.physics import CartPoleParams, is_nonfinite, is_within_bounds, step_state
+from continuous_cartpole.randomization import randomization_for
 from continuous_cartpole.rendering import RENDER_FPS, CartPoleRenderer
 from continuous_cartpole.reset import require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
@@ -113,6 +115,9 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     kinematics_integrator="euler"`` (or ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a
     value outside its range (see ``CartPoleParams``) raises a ``ValueError`` naming it, an unknown keyword a
     ``TypeError`` in Python's wording ("got an unexpected keyword argument ...") with the valid names.
+    ``randomize={"length": (0.25, 1.0), ...}`` (balance) draws those parameters anew at every reset from the env's
+    seeded ``np_random`` (see ``continuous_cartpole.randomization``); ``env.unwrapped.params`` holds the values in
+    force and the observation space holds the observations of every draw.
     With ``theta_threshold_radians=12 degrees`` and ``failure_reward=1.0``, ``DiscreteCartPole-v0`` reproduces
     Gymnasium's ``CartPole-v1`` step for step.
 
@@ -146,9 +151,19 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": RENDER_FPS}
 
     def __init__(
-        self, continuous: bool = True, render_mode: str | None = None, task: str = "balance", **physics: Any
+        self,
+        continuous: bool = True,
+        render_mode: str | None = None,
+        task: str = "balance",
+        randomize: Any = None,
+        **physics: Any,
     ) -> None:
         self.params = CartPoleParams.from_keywords(physics)
+        if self.params.is_batched:
+            raise ValueError(
+                "CartPoleEnv takes one value per parameter; for one value per sub-env use "
+                "gym.make_vec(..., num_envs=N) with arrays of shape (N,)"
+            )
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.continuous = require_bool("continuous", continuous)
@@ -156,8 +171,12 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         discrete_force = discrete_force_level if self.task.swingup else discrete_force_sign
         self._force_fraction = continuous_force_fraction if self.continuous else discrete_force
         self.render_mode = render_mode
+        if self.task.swingup:  # real time: one frame per step of the swing-up's tau (100 fps at 0.01 s)
+            self.metadata = {**self.metadata, "render_fps": max(1, round(1 / self.params.tau))}
         self.action_space = action_space(self.continuous, self.task)
-        self.observation_space = observation_space(self.params, self.task)
+        self.randomize = randomization_for(self.task, randomize, physics)
+        self._bounding = self.randomize.bounding(self.params) if self.randomize else self.params
+        self.observation_space = observation_space(self._bounding, self.task)  # holds the observations of every draw
 
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow
@@ -223,12 +242,17 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
             swingup_start_options(options)
             super().reset(seed=seed)
             noise = self.np_random.normal(size=(4,)).clip(-SWINGUP_START_CLIP, SWINGUP_START_CLIP)
-            x, x_dot, theta, theta_dot = (SWINGUP_START_NOISE * noise).tolist()
-            self.state = (x, x_dot, SWINGUP_START_ANGLE + theta, theta_dot)
+            x, x_dot, theta, theta_dot = (noise * SWINGUP_START_NOISE).tolist()
+            self.state = (x, x_dot, theta + SWINGUP_START_ANGLE, theta_dot)
         else:
-            low, high = reset_bounds(options, self.params)
+            low, high = reset_bounds(options, self._bounding)
             super().reset(seed=seed)
             self.state = tuple(self.np_random.uniform(low=low, high=high, size=(4,)).tolist())
+        if self.randomize:  # this episode's physics, drawn after the start state (as the vector envs do)
+            drawn = self.randomize.draw(self.np_random, 1)[:, 0]
+            self.params = replace(self.params, **dict(zip(self.randomize.names, drawn.tolist(), strict=True)))
+            if self._renderer is not None:
+                self._renderer.set_geometry(self.params.x_threshold, self.params.length)
         self.force_fraction = 0.0
         self._failed = False
         self._nonfinite = False
@@ -245,7 +269,11 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
             raise gym.error.ResetNeeded("Call reset() before render().")
         if self._renderer is None:
             self._renderer = CartPoleRenderer(
-                self.render_mode, self.params.x_threshold, self.params.length, whole_circle=self.task.swingup
+                self.render_mode,
+                self.params.x_threshold,
+                self.params.length,
+                fps=self.metadata["render_fps"],
+                whole_circle=self.task.swingup,
             )
         arrow = self.force_fraction if self.continuous else None
         self._renderer.draw(self.state[0], self.state[2], arrow)

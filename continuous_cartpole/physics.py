@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from types import ModuleType
 from typing import Any, TypeVar
@@ -37,7 +37,10 @@ PARAMETER_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-@dataclass(frozen=True)
+NUMERIC_FIELDS = tuple(PARAMETER_RANGES)  # every field but kinematics_integrator
+
+
+@dataclass(frozen=True, eq=False)  # equality and hash below: an array field has no truth value
 class CartPoleParams:
     """Physical constants and episode rules of the cart-pole; validated on construction.
 
@@ -48,37 +51,65 @@ class CartPoleParams:
     [1e-3, 1e3] kg, length [1e-2, 1e2] m, force_mag [1e-3, 1e4] N, tau [1e-4, 1] s, theta_threshold_radians
     [1e-9, pi], x_threshold [1e-9, 1e3] m, failure_reward [-1e6, 1e6]. Then the observation bounds are finite and
     one step from any state inside them cannot overflow, even in float32.
+
+    A numeric parameter may also be an array (or a list) of values, one per cart-pole of a batch: the vector envs
+    take arrays of shape (num_envs,), and sub-env i steps with element i of each. Every element is validated; the
+    arrays are stored as read-only float64 copies and must broadcast together (``batch_shape``).
+    ``params.at(i)`` gives sub-env i's parameters as numbers.
     """
 
-    gravity: float = 9.8
-    masscart: float = 1.0
-    masspole: float = 0.1
-    length: float = 0.5  # half the pole's length, as in Barto, Sutton and Anderson
-    force_mag: float = 10.0
-    tau: float = 0.02  # seconds per step
-    theta_threshold_radians: float = 20 * 2 * math.pi / 360
-    x_threshold: float = 2.4
+    gravity: float | np.ndarray = 9.8
+    masscart: float | np.ndarray = 1.0
+    masspole: float | np.ndarray = 0.1
+    length: float | np.ndarray = 0.5  # half the pole's length, as in Barto, Sutton and Anderson
+    force_mag: float | np.ndarray = 10.0
+    tau: float | np.ndarray = 0.02  # seconds per step
+    theta_threshold_radians: float | np.ndarray = 20 * 2 * math.pi / 360
+    x_threshold: float | np.ndarray = 2.4
     kinematics_integrator: str = "euler"
-    failure_reward: float = 0.0
+    failure_reward: float | np.ndarray = 0.0
 
     def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if name == "kinematics_integrator":
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"CartPole parameter {name} must be a real number, got {value!r}")
-            low, high = PARAMETER_RANGES[name]
-            if not low <= value <= high:  # NaN fails this too
-                raise ValueError(f"CartPole parameter {name} must lie in [{low:g}, {high:g}], got {value!r}")
-            object.__setattr__(self, name, float(value))
-        if self.kinematics_integrator not in INTEGRATORS:
+        for name in NUMERIC_FIELDS:
+            object.__setattr__(self, name, _checked_value(name, getattr(self, name)))
+        if not isinstance(self.kinematics_integrator, str) or self.kinematics_integrator not in INTEGRATORS:
             raise ValueError(
                 f"CartPole parameter kinematics_integrator must be one of {INTEGRATORS}, "
                 f"got {self.kinematics_integrator!r}"
             )
         # Fill the derived caches now, so later reads are plain attributes: torch.compile cannot trace the lock
         # inside cached_property's first computation.
-        _ = self.total_mass, self.polemass_length
+        _ = self.batch_shape, self.total_mass, self.polemass_length
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    def __hash__(self) -> int:
+        return hash(tuple(_hashable(getattr(self, f.name)) for f in fields(self)))
+
+    @cached_property
+    def batch_shape(self) -> tuple[int, ...]:
+        """The shape of the parameter arrays, () when every parameter is a number."""
+        shapes = {name: np.shape(getattr(self, name)) for name in NUMERIC_FIELDS}
+        try:
+            return np.broadcast_shapes(*shapes.values())
+        except ValueError:
+            arrays = ", ".join(f"{name} {shape}" for name, shape in shapes.items() if shape)
+            raise ValueError(f"CartPole parameter arrays must have the same shape, got {arrays}") from None
+
+    @property
+    def is_batched(self) -> bool:
+        """True when some parameter is an array of per-cart-pole values."""
+        return self.batch_shape != ()
+
+    def at(self, index: int) -> CartPoleParams:
+        """The parameters of cart-pole ``index`` of a batch, as numbers (``self`` when nothing is an array)."""
+        if not self.is_batched:
+            return self
+        values = {name: np.broadcast_to(getattr(self, name), self.batch_shape)[index] for name in NUMERIC_FIELDS}
+        return replace(self, **{name: float(value) for name, value in values.items()})
 
     @classmethod
     def from_keywords(cls, physics: dict[str, Any]) -> CartPoleParams:
@@ -101,12 +132,12 @@ class CartPoleParams:
         return cls(**{"theta_threshold_radians": 12 * 2 * math.pi / 360, "failure_reward": 1.0, **overrides})
 
     @cached_property  # read several times a step: computed once (a frozen dataclass still takes the cache)
-    def total_mass(self) -> float:
-        return self.masspole + self.masscart
+    def total_mass(self) -> float | np.ndarray:
+        return _read_only(self.masspole + self.masscart)
 
     @cached_property
-    def polemass_length(self) -> float:
-        return self.masspole * self.length
+    def polemass_length(self) -> float | np.ndarray:
+        return _read_only(self.masspole * self.length)
 
     @property
     def observation_high(self) -> tuple[float, float, float, float]:
@@ -118,23 +149,70 @@ class CartPoleParams:
         coordinate by 2 * threshold in one step, so its speed is below 2 * threshold / tau; twice that bounds the
         speeds with room for the accelerations of the last steps. Extreme settings (a coarse tau with a tiny
         threshold) can break the first condition; ``tests/test_env.py`` checks the bounds over physical variations
-        of every parameter.
+        of every parameter. For a batch, each bound is the largest over its cart-poles.
         """
-        return (
+        bounds = (
             2 * self.x_threshold,
             4 * self.x_threshold / self.tau,
             2 * self.theta_threshold_radians,
             4 * self.theta_threshold_radians / self.tau,
         )
+        return tuple(float(np.max(bound)) for bound in bounds)  # type: ignore[return-value]
+
+
+def _checked_value(name: str, value: Any) -> float | np.ndarray:
+    """A parameter as a float, or as a read-only float64 array when given several values; range-checked."""
+    low, high = PARAMETER_RANGES[name]
+    if isinstance(value, (np.ndarray, list, tuple)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "fiu" or array.size == 0:
+            raise ValueError(
+                f"CartPole parameter {name} must be a real number or a non-empty array of them, got {value!r}"
+            )
+        if array.ndim == 0:
+            value = array.item()
+        else:
+            array = array.astype(np.float64)  # a copy: the caller's array may change later
+            outside = ~((low <= array) & (array <= high))  # NaN is outside too
+            if outside.any():
+                index = np.unravel_index(int(np.argmax(outside)), array.shape)
+                where = index[0] if array.ndim == 1 else index
+                got = array[index].item()
+                raise ValueError(
+                    f"CartPole parameter {name} must lie in [{low:g}, {high:g}], got {got!r} at index {where}"
+                )
+            return _read_only(array)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"CartPole parameter {name} must be a real number, got {value!r}")
+    if not low <= value <= high:  # NaN fails this too
+        raise ValueError(f"CartPole parameter {name} must lie in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    return bool(a == b)
+
+
+def _hashable(value: Any) -> Any:
+    return (value.shape, value.tobytes()) if isinstance(value, np.ndarray) else value
 
 
 @dataclass(frozen=True)
 class ArrayConstants:
-    """The numbers ``step_state`` and ``has_left_bounds`` read, as 0-d NumPy arrays of the state's dtype.
+    """The numbers ``step_state`` and ``has_left_bounds`` read, as NumPy arrays of the state's dtype.
 
     NumPy combines an array with a 0-d array of its own dtype in about half the time it takes with a Python float,
     which it converts again on every operation. The conversion rounds the float to that dtype either way, so the
-    results are the same bit for bit. ``ArrayConstants.of(params, np.float32)`` makes them.
+    results are the same bit for bit. ``ArrayConstants.of(params, np.float32)`` makes them: 0-d arrays for numbers,
+    arrays of the batch's shape for per-cart-pole values (derived values computed in float64 first, as for numbers).
     """
 
     gravity: np.ndarray
@@ -145,16 +223,22 @@ class ArrayConstants:
     polemass_length: np.ndarray
     x_threshold: np.ndarray
     theta_threshold_radians: np.ndarray
+    force_mag: np.ndarray
+    failure_reward: np.ndarray
     kinematics_integrator: str
 
     @classmethod
     def of(cls, params: CartPoleParams, dtype: Any) -> ArrayConstants:
         numbers = {
-            field.name: np.asarray(getattr(params, field.name), dtype=dtype)
+            field.name: np.array(getattr(params, field.name), dtype=dtype)  # a copy the owner may update in place
             for field in fields(cls)
             if field.name != "kinematics_integrator"
         }
         return cls(**numbers, kinematics_integrator=params.kinematics_integrator)
+
+    def block(self, index: slice) -> ArrayConstants:
+        """The constants of the cart-poles ``index`` of a 1-d batch: views of the per-cart-pole arrays."""
+        return replace(self, **{name: value[index] for name, value in vars(self).items() if np.ndim(value) == 1})
 
 
 def step_state(

@@ -19,6 +19,7 @@ _TRACK_Y = 300  # screen row of the track (pygame's y axis points down)
 _CART_W, _CART_H = 50.0, 30.0
 _AXLE_RISE = _CART_H / 4  # the axle sits this far above the track's line
 _CIRCLE_MARGIN_PX = 8  # between the pole's tip and the frame's edge when the whole circle is drawn
+_STOP_PX = 12  # half the height of the stops drawn at the track's ends
 _POLE_W = 10.0
 _BACKGROUND = (255, 255, 255)
 _CART_COLOUR = (0, 0, 0)
@@ -45,8 +46,9 @@ def _import_pygame() -> Any:
 class CartPoleRenderer:
     """Draws frames of 600x400 pixels; in ``human`` mode it also shows them in a window at ``fps``.
 
-    ``whole_circle=True`` (the swing-up) draws the track across the middle of the frame, and scales the scene
-    down when needed, so that the pole fits at every angle, hanging below the track included.
+    ``whole_circle=True`` (the swing-up) draws the track across the middle of the frame, with stops at its ends,
+    and scales the scene so that the pole's whole circle fits at every angle and every cart position on the track,
+    hanging below the track included.
     """
 
     def __init__(
@@ -54,17 +56,26 @@ class CartPoleRenderer:
     ) -> None:
         self.mode = mode
         self.fps = fps
-        self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
-        self.track_y = _TRACK_Y
-        if whole_circle:
-            self.track_y = SCREEN_HEIGHT // 2
-            # the pole turns about the axle: the room above and below it, less a margin, is the pole's length
-            room = min(self.track_y - _AXLE_RISE, SCREEN_HEIGHT - self.track_y + _AXLE_RISE) - _CIRCLE_MARGIN_PX
-            self.scale = min(self.scale, room / (2 * length))
-        self.pole_px = self.scale * 2 * length
+        self.whole_circle = whole_circle
+        self.set_geometry(x_threshold, length)
         self.pygame = _import_pygame()
         self.surface = self.pygame.Surface((SCREEN_WIDTH, SCREEN_HEIGHT))
         self.window: FrameWindow | None = None  # opened by the first show()
+
+    def set_geometry(self, x_threshold: float, length: float) -> None:
+        """Scale the drawing to a track of +-``x_threshold`` and a half pole of ``length`` (per episode or sub-env)."""
+        self.scale = SCREEN_WIDTH / (2 * x_threshold)  # the whole track fills the width
+        self.track_y = _TRACK_Y
+        self.track_stops = self.whole_circle
+        if self.whole_circle:
+            self.track_y = SCREEN_HEIGHT // 2
+            # the pole turns about the axle: the room above and below it, less a margin, is the pole's length; and
+            # the circle about a cart at either end of the track fits the width
+            room = min(self.track_y - _AXLE_RISE, SCREEN_HEIGHT - self.track_y + _AXLE_RISE) - _CIRCLE_MARGIN_PX
+            width = (SCREEN_WIDTH - 2 * _CIRCLE_MARGIN_PX) / (2 * (x_threshold + 2 * length))
+            self.scale = min(room / (2 * length), width)
+        self.x_threshold = x_threshold
+        self.pole_px = self.scale * 2 * length
 
     def draw(self, x: float, theta: float, force_fraction: float | None = None) -> Any:
         """Draw the state on the off-screen surface and return it; ``force_fraction`` in [-1, 1] adds an arrow."""
@@ -72,7 +83,13 @@ class CartPoleRenderer:
         gfxdraw = pygame.gfxdraw
         surf = self.surface
         surf.fill(_BACKGROUND)
-        gfxdraw.hline(surf, 0, SCREEN_WIDTH, self.track_y, (0, 0, 0))
+        if self.track_stops:  # the track's extent, so that leaving it is visible
+            left, right = (round(SCREEN_WIDTH / 2 + side * self.x_threshold * self.scale) for side in (-1, 1))
+            gfxdraw.hline(surf, left, right, self.track_y, (0, 0, 0))
+            for end in (left, right):
+                gfxdraw.vline(surf, end, self.track_y - _STOP_PX, self.track_y + _STOP_PX, (0, 0, 0))
+        else:
+            gfxdraw.hline(surf, 0, SCREEN_WIDTH, self.track_y, (0, 0, 0))
 
         cart_x = x * self.scale + SCREEN_WIDTH / 2
         cart_top = self.track_y - _CART_H / 2

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
+import numpy as np
+
 from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds
 
 T = TypeVar("T")  # a float, an ndarray or a tensor
@@ -29,6 +31,7 @@ SWINGUP_START_NOISE = 0.01
 SWINGUP_START_CLIP = 10.0  # standard deviations
 SWINGUP_START_ANGLE = math.pi
 _START_LIMIT = SWINGUP_START_NOISE * SWINGUP_START_CLIP  # the largest start |x|, |x_dot|, |angle_dot|
+
 
 # dm_control's reward terms: tolerance(d, margin) with its default gaussian sigmoid is 0.1 ** ((d / margin) ** 2)
 _LN_TENTH = math.log(0.1)
@@ -110,11 +113,12 @@ def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
     # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total)
     theta_acc = (abs(params.gravity) + temp) / (params.length * (4.0 / 3.0 - params.masspole / params.total_mass))
     x_acc = temp + params.polemass_length * theta_acc / params.total_mass
-    reach, tau = max(params.x_threshold, _START_LIMIT), params.tau
+    reach, tau = np.maximum(params.x_threshold, _START_LIMIT), params.tau
     x_high = 3 * reach + tau * tau * x_acc
     speed_high = 2 * reach / tau + 2 * tau * x_acc
     spin_high = omega + tau * theta_acc
-    x_high, speed_high, spin_high = (_ROUNDING_ROOM * bound for bound in (x_high, speed_high, spin_high))
+    # per cart-pole of a batch of parameters (arrays), then the largest
+    x_high, speed_high, spin_high = (float(np.max(_ROUNDING_ROOM * bound)) for bound in (x_high, speed_high, spin_high))
     return x_high, speed_high, 1.0, 1.0, spin_high
 
 
@@ -126,13 +130,14 @@ def observation_rows(task: Task, state: tuple[T, T, T, T], xp: ModuleType) -> tu
     return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
 
 
-def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T]) -> T:
+def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T], spin: Any = None) -> T:
     """True where the stepped state ends the episode: off the track, or (balance) the pole fell, or (swing-up) it
-    spins faster than ``spin_limit``. NaN is not caught here (see ``physics.is_nonfinite``)."""
+    spins faster than ``spin_limit`` (``spin``: that limit, precomputed by a caller that steps often). NaN is not
+    caught here (see ``physics.is_nonfinite``)."""
     x, _, theta, theta_dot = state
     if not task.swingup:
         return has_left_bounds(params, x, theta)
-    return (abs(x) > params.x_threshold) | (abs(theta_dot) > spin_limit(params))
+    return (abs(x) > params.x_threshold) | (abs(theta_dot) > (spin_limit(params) if spin is None else spin))
 
 
 def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, float, float]) -> str:
@@ -140,12 +145,12 @@ def end_reason(task: Task, params: CartPoleParams, state: tuple[float, float, fl
     x, _, theta, theta_dot = state
     if not math.isfinite(x + theta + theta_dot + state[1]):
         return "state became NaN or infinite"
+    if not task.swingup and abs(theta) > params.theta_threshold_radians:
+        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     if abs(x) > params.x_threshold:
         return f"cart left the track (|x| > {params.x_threshold:g})"
     if task.swingup and abs(theta_dot) > spin_limit(params):
         return f"pole spun faster than {spin_limit(params):.0f} rad/s"
-    if not task.swingup and abs(theta) > params.theta_threshold_radians:
-        return f"pole fell past {math.degrees(params.theta_threshold_radians):.0f} degrees"
     return "terminated"
 
 
@@ -160,8 +165,21 @@ def swingup_reward(task: Task, rows: tuple[T, ...], force_fraction: T | float, x
     x, _, cos, _, theta_dot = rows
     if task.sparse:
         return ((abs(x) <= SPARSE_CART_RANGE) & (cos >= SPARSE_COS_MIN)) * 1.0
-    upright = (cos + 1.0) * 0.5
-    centered = (1.0 + xp.exp((_LN_TENTH / (_CART_MARGIN * _CART_MARGIN)) * (x * x))) * 0.5
-    small_control = (5.0 - force_fraction * force_fraction) * 0.2
-    small_velocity = (1.0 + xp.exp((_LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)) * (theta_dot * theta_dot))) * 0.5
-    return upright * centered * small_control * small_velocity
+    # The product of the four terms with their constant factors 1/2 x 1/2 x 1/5 x 1/2 taken out, in place where the
+    # arrays allow (augmented assignments make new values from Python floats): a third fewer passes over a batch.
+    centered = x * x
+    centered *= _LN_TENTH / (_CART_MARGIN * _CART_MARGIN)
+    centered = xp.exp(centered)
+    centered += 1.0  # 2 x centered
+    small_velocity = theta_dot * theta_dot
+    small_velocity *= _LN_TENTH / (_SPIN_MARGIN * _SPIN_MARGIN)
+    small_velocity = xp.exp(small_velocity)
+    small_velocity += 1.0  # 2 x small_velocity
+    small_control = force_fraction * force_fraction
+    small_control -= 5.0  # -5 x small_control
+    reward = cos + 1.0  # 2 x upright
+    reward *= centered
+    reward *= small_velocity
+    reward *= small_control
+    reward *= -1.0 / 40.0
+    return reward

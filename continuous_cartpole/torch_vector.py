@@ -9,6 +9,7 @@ import functools
 import time
 import types
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -17,9 +18,11 @@ import torch
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from continuous_cartpole.physics import CartPoleParams, has_failed, is_nonfinite, step_state
+from continuous_cartpole.arguments import MAX_EPISODE_STEPS, MAX_NUM_ENVS, positive_int
+from continuous_cartpole.physics import NUMERIC_FIELDS, CartPoleParams, has_failed, is_nonfinite, step_state
+from continuous_cartpole.randomization import randomization_for
 from continuous_cartpole.registration import ENV_IDS, registered_id
-from continuous_cartpole.reset import reset_bounds, swingup_start_options, validate_seed
+from continuous_cartpole.reset import require_bool, reset_bounds, swingup_start_options, validate_seed
 from continuous_cartpole.spaces import action_space, observation_space
 from continuous_cartpole.tasks import (
     SWINGUP_START_ANGLE,
@@ -61,8 +64,29 @@ def as_bytes(flags: torch.Tensor) -> torch.Tensor:
     return flags.view(torch.uint8)
 
 
+class Physics(NamedTuple):
+    """What the step reads of the parameters: numbers, or ``(n,)`` tensors of the state dtype per sub-env."""
+
+    gravity: Any
+    masspole: Any
+    length: Any
+    tau: Any
+    total_mass: Any
+    polemass_length: Any
+    x_threshold: Any
+    theta_threshold_radians: Any
+    force_mag: Any
+    failure_reward: Any
+    kinematics_integrator: str
+
+    @classmethod
+    def of(cls, params: CartPoleParams) -> Physics:
+        """The numbers of ``params`` (the per-sub-env ones are passed to the transition as tensors)."""
+        return cls(**{name: getattr(params, name) for name in cls._fields})
+
+
 def transition(
-    params: CartPoleParams,
+    params: Physics,
     task: Task,
     mode: AutoresetMode,
     max_episode_steps: int,
@@ -72,14 +96,18 @@ def transition(
     restart: torch.Tensor,
     next_start: torch.Tensor,
     actions: torch.Tensor,
+    varying: dict[str, torch.Tensor] | None = None,
 ) -> Transition:
     """Physics, failure test and autoreset of one batch: pure tensor code, no host reads, compilable as a whole.
 
     ``restart`` (NEXT_STEP) marks sub-envs that ended on the previous step; ``next_start`` holds start states for
-    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``). Python
-    branches only on the arguments fixed at construction. With DISABLED, ``restart`` marks the sub-envs stepped
-    after their episode ended: a failing step among them pays 0.0, as in the NumPy env.
+    the sub-envs that reset now; ``actions`` are valid ones (see ``TorchCartPoleVectorEnv._check_actions``);
+    ``varying`` the per-sub-env values, by ``Physics`` field, that replace ``params``' numbers. Python branches only
+    on the arguments fixed at construction. With DISABLED, ``restart`` marks the sub-envs stepped after their
+    episode ended: a failing step among them pays 0.0, as in the NumPy env.
     """
+    if varying:
+        params = Physics(*(varying.get(name, value) for name, value in zip(Physics._fields, params, strict=True)))
     fraction = force_fractions(actions, state.dtype, task.swingup)
     stepped = step_state(params, tuple(state.unbind(0)), fraction * params.force_mag, torch)
     if task.swingup:
@@ -87,7 +115,9 @@ def transition(
         stepped_obs = observation_rows(task, stepped, torch)
         task_reward = swingup_reward(task, stepped_obs, fraction, torch)
     else:
-        failed = has_failed(params, stepped[0], stepped[2])
+        # The speeds too: a NaN or infinite one (from a NaN action without validation) ends the episode at once,
+        # as the NumPy envs end it.
+        failed = has_failed(params, stepped[0], stepped[2], stepped[1], stepped[3])
         stepped_obs, task_reward = stepped, 1.0
     reset_now = restart  # which sub-envs take their start state on this step
     if mode == AutoresetMode.NEXT_STEP:
@@ -185,8 +215,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
     - a sub-env whose state became non-finite (NaN or infinite, e.g. a state set by hand) gets a warning naming it.
       The physics core's failure test decides its termination, as in every env of the package.
 
-    Without validation a NaN action makes that sub-env's state NaN, and a discrete value outside the space pushes
-    with a force that is not one of its levels.
+    Without validation a NaN action makes that sub-env's state NaN, which ends its episode on that step (as a
+    non-finite state does in every env of the package), and a discrete value outside the space pushes with a force
+    that is not one of its levels.
 
     ``compile=True`` fuses the physics and the autoreset into one kernel with ``torch.compile`` (the inductor
     backend: C++ on the CPU, which needs a C++ compiler, Triton on CUDA). The construction compiles it once, on
@@ -252,13 +283,23 @@ class TorchCartPoleVectorEnv(VectorEnv):
     - ``autoreset_mode=AutoresetMode.NEXT_STEP``: an ``AutoresetMode`` or its value (``"NextStep"``,
       ``"SameStep"``, ``"Disabled"``).
     - ``compile=False``: fuse the step with ``torch.compile`` (see Description).
-    - the physics keyword arguments of ``CartPoleParams``.
+    - ``randomize=None``: ``{"length": (0.25, 1.0), ...}`` draws those parameters anew for every episode (see
+      ``continuous_cartpole.randomization``), on ``device`` with the env's generator and no host read: like the
+      start states, the next values are pre-drawn for every sub-env and taken with a ``torch.where`` where a
+      sub-env resets.
+    - the physics keyword arguments of ``CartPoleParams``: numbers, or arrays of shape ``(num_envs,)`` (one value
+      per sub-env; the observation bounds are the widest over them). ``params`` holds the values in force (reading
+      it copies the per-sub-env values to the host).
+
+    ``continuous``, ``validate_actions`` and ``compile`` must be real bools; ``num_envs`` is at most ``2**26``.
+    Without validation an all-False ``reset_mask`` resets nothing; with it, it is refused as in the NumPy env.
 
     ``make_torch_vector_env(env_id, num_envs, **overrides)`` builds one from a registered id.
 
     ## Version History
 
-    - v0: initial release; autoreset modes and the compiled step; the swing-up tasks.
+    - v0: initial release; autoreset modes and the compiled step; the swing-up tasks; per-sub-env parameters and
+      domain randomization.
 
     >>> import torch
     >>> envs = TorchCartPoleVectorEnv(3, continuous=False, autoreset_mode="SameStep")
@@ -288,28 +329,32 @@ class TorchCartPoleVectorEnv(VectorEnv):
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         compile: bool = False,
         task: str = "balance",
+        randomize: Any = None,
         **physics_kwargs: Any,
     ) -> None:
-        for name, value in (("num_envs", num_envs), ("max_episode_steps", max_episode_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.num_envs = positive_int("num_envs", num_envs, MAX_NUM_ENVS)  # checked before anything is allocated
+        self.max_episode_steps = positive_int("max_episode_steps", max_episode_steps, MAX_EPISODE_STEPS)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
-        self.params = CartPoleParams.from_keywords(physics_kwargs)
+        params = CartPoleParams.from_keywords(physics_kwargs)
+        if params.batch_shape not in ((), (self.num_envs,)):
+            raise ValueError(f"parameter arrays must have shape (num_envs,) = ({num_envs},), got {params.batch_shape}")
         self.task = Task(task)
+        self.randomize = randomization_for(self.task, randomize, physics_kwargs)
         self.autoreset_mode = resolve_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
-        self.num_envs = int(num_envs)
-        self.continuous = bool(continuous)
+        self.continuous = require_bool("continuous", continuous)
         self.device = resolve_device(device)
-        self.max_episode_steps = int(max_episode_steps)
         self.dtype = dtype
-        self.validate_actions = bool(validate_actions)
+        self.validate_actions = require_bool("validate_actions", validate_actions)
+        compile = require_bool("compile", compile)
         self.render_mode = None
 
         # NumPy spaces describe shapes and bounds (Gymnasium has no tensor spaces); the env itself speaks tensors.
+        self._bounding = self.randomize.bounding(params) if self.randomize else params
         self.single_action_space = action_space(self.continuous, self.task)
-        self.single_observation_space = observation_space(self.params, self.task)
+        # holds the observations of every draw
+        self.single_observation_space = observation_space(self._bounding, self.task)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 
@@ -322,10 +367,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self._warned_stepped_after_end = False
         self._next_start = torch.zeros((4, self.num_envs), dtype=dtype, device=self.device)
         self._step_count = 0  # a Python int: decides when start states are redrawn, never reads the device
-        self._reset_low, self._reset_high = reset_bounds(None, self.params)
+        self._reset_low, self._reset_high = reset_bounds(None, self._bounding)
+        self._init_parameters(params)
 
         eager = functools.partial(
-            transition, self.params, self.task, self.autoreset_mode, self.max_episode_steps, self.validate_actions
+            transition,
+            Physics.of(params.at(0)),
+            self.task,
+            self.autoreset_mode,
+            self.max_episode_steps,
+            self.validate_actions,
         )
         self.compile_seconds: float | None = None
         self._transition: Callable[..., Transition] = eager
@@ -350,7 +401,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         state = torch.zeros((4, self.num_envs), dtype=self.dtype, device=self.device)
         start = time.perf_counter()
         actions = torch.zeros(self.action_space.shape, dtype=torch.float32 if self.continuous else torch.int64)
-        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device))
+        fused(state, self.steps, self.prev_done, self._next_start, actions.to(self.device), self._varying)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return fused, time.perf_counter() - start
@@ -364,7 +415,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
             swingup_start_options({k: v for k, v in (options or {}).items() if k != "reset_mask"})
             low, high = self._reset_low, self._reset_high  # unused by the swing-up's draw
         else:
-            low, high = reset_bounds(options, self.params)
+            low, high = reset_bounds(options, self._bounding)
         mask = self._reset_mask(options)
         if seed is not None:
             self.generator.manual_seed(seed)
@@ -375,6 +426,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self._reset_low, self._reset_high = low, high
         fresh = torch.empty((4, self.num_envs), dtype=self.dtype, device=self.device)
         self._draw_start_states(fresh)
+        if self.randomize:  # every sub-env's draw, taken where the mask says: no host read
+            self._draw_parameters()
+            self._take_parameters(mask)
         if mask is None:
             self.state = fresh
             self.steps.zero_()
@@ -402,6 +456,8 @@ class TorchCartPoleVectorEnv(VectorEnv):
             )
         if self.state is None:
             raise gym.error.ResetNeeded("Call reset() without reset_mask before resetting some sub-envs.")
+        if self.validate_actions and not bool(mask.any()):  # a host read, as every check of values
+            raise ValueError("reset_mask must select at least one sub-env")
         return mask
 
     def step(
@@ -416,11 +472,16 @@ class TorchCartPoleVectorEnv(VectorEnv):
         # See "Starting State": two steps apart with NEXT_STEP, so no start state is reused.
         if mode == AutoresetMode.SAME_STEP or (mode == AutoresetMode.NEXT_STEP and self._step_count % 2 == 0):
             self._draw_start_states(self._next_start)
+            if self.randomize:
+                self._draw_parameters()  # after the start states, at the same steps: no draw is used twice
         self._step_count += 1
 
+        restarted = self.prev_done
         result = self._run_blocks(actions)
         self.state, self.steps = result.state, result.steps
         terminated, truncated, done = (f.view(torch.bool) for f in (result.terminated, result.truncated, result.done))
+        if self.randomize and mode != AutoresetMode.DISABLED:  # the sub-envs that took a start state take physics
+            self._take_parameters(restarted if mode == AutoresetMode.NEXT_STEP else done)
         if mode == AutoresetMode.NEXT_STEP:
             self.prev_done = done
         elif mode == AutoresetMode.DISABLED:  # ended stays ended until reset
@@ -449,7 +510,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         """The transition over every sub-env, in blocks of ``self._block`` joined along the env axis."""
         assert self.state is not None
         if self._block >= self.num_envs:  # one block: no slicing ops (each costs microseconds of dispatch)
-            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions)
+            return self._transition(self.state, self.steps, self.prev_done, self._next_start, actions, self._varying)
         parts = [
             self._transition(
                 self.state[:, block],
@@ -457,6 +518,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
                 self.prev_done[block],
                 self._next_start[:, block],
                 actions[block],
+                {name: values[block] for name, values in self._varying.items()},
             )
             for block in (slice(start, start + self._block) for start in range(0, self.num_envs, self._block))
         ]
@@ -504,6 +566,69 @@ class TorchCartPoleVectorEnv(VectorEnv):
             out[2] += SWINGUP_START_ANGLE
         else:
             out.uniform_(self._reset_low, self._reset_high, generator=self.generator)
+
+    @property
+    def params(self) -> CartPoleParams:
+        """The parameters in force: numbers, or arrays of shape (num_envs,) where the sub-envs differ (randomized
+        ones included). Reading them copies the per-sub-env values to the host."""
+        if not self._values:
+            return self._params
+        arrays = {name: values.cpu().numpy() for name, values in self._values.items()}
+        return replace(self._params, **{name: arrays[name] for name in self._varying_fields})
+
+    def _init_parameters(self, params: CartPoleParams) -> None:
+        """Tensors of the per-sub-env values: float64 ones of every parameter, and the step's in the state dtype."""
+        self._params = params
+        drawn = set(self.randomize.names) if self.randomize else set()
+        self._varying_fields = tuple(name for name in NUMERIC_FIELDS if name in drawn or np.ndim(getattr(params, name)))
+        self._values: dict[str, torch.Tensor] = {}  # float64 per sub-env, when any parameter varies
+        self._upcoming: dict[str, torch.Tensor] = {}  # the next draws of the randomized ones
+        self._varying: dict[str, torch.Tensor] = {}  # by Physics field, in the state dtype
+        if not self._varying_fields:
+            return
+        self._values = {
+            name: torch.tensor(np.broadcast_to(getattr(params, name), (self.num_envs,)), dtype=torch.float64).to(
+                self.device
+            )
+            for name in NUMERIC_FIELDS
+        }
+        varying = set(self._varying_fields)
+        derived = {"total_mass": ("masspole", "masscart"), "polemass_length": ("masspole", "length")}
+        self._varying_constants = tuple(
+            name for name in Physics._fields if name in varying or varying & set(derived.get(name, ()))
+        )
+        self._refresh_varying()
+
+    def _refresh_varying(self) -> None:
+        """The step's per-sub-env tensors from the float64 values (derived ones computed in float64 first, as the
+        NumPy envs compute them)."""
+        values = self._values
+        for name in self._varying_constants:
+            if name == "total_mass":
+                value = values["masspole"] + values["masscart"]
+            elif name == "polemass_length":
+                value = values["masspole"] * values["length"]
+            else:
+                value = values[name]
+            self._varying[name] = value.to(self.dtype)
+
+    def _draw_parameters(self) -> None:
+        """The randomized parameters' next values for every sub-env, float64, on the device with the env's generator."""
+        assert self.randomize is not None
+        uniform = torch.rand(
+            (len(self.randomize.ranges), self.num_envs),
+            generator=self.generator,
+            dtype=torch.float64,
+            device=self.device,
+        )
+        for r, row in zip(self.randomize.ranges, uniform, strict=True):
+            self._upcoming[r.name] = r.spread(row, torch)
+
+    def _take_parameters(self, mask: torch.Tensor | None) -> None:
+        """The sub-envs where ``mask`` is True (every one for None) take the drawn parameters."""
+        for name, drawn in self._upcoming.items():
+            self._values[name] = drawn if mask is None else torch.where(mask, drawn, self._values[name])
+        self._refresh_varying()
 
     def _observations(self) -> torch.Tensor:
         assert self.state is not None

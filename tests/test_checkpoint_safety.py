@@ -143,7 +143,7 @@ def test_reinforce_hidden_size_must_be_the_stored_one(tmp_path: Path) -> None:
     [
         ({"net_arch": [10_000] * 3}, "no weight of shape"),
         ({"net_arch": {"pi": [64, 64], "vf": [64, 5_000]}}, "no weight of shape"),
-        ({"net_arch": [64, "64"]}, "list of positive integers"),
+        ({"net_arch": [64, "64"]}, "list of integers in \\[1, "),
     ],
 )
 def test_sb3_network_sizes_must_be_the_stored_ones(

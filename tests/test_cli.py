@@ -51,6 +51,8 @@ ARGUMENT_ERRORS = [
     ["render", "--episodes", "many"],
     ["play", "--ramp-seconds", "slow"],
     ["no-such-command"],
+    ["train", "PPO", "--env", DISCRETE_ID, "--out", "unused"],  # did you mean 'ppo'?
+    ["train", "ppo", "--env", DISCRETE_ID, "--out", "unused", "--hyperparams", '{"gamma": 2}'],  # SB3 not imported
 ]
 
 
@@ -136,10 +138,10 @@ def test_train_takes_a_zoo_hyperparameter_file(tmp_path: Path, capsys: Any) -> N
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ("CartPole-v1: {policy: MlpPolicy}", "has no entry for DiscreteCartPole-v0; it has CartPole-v1"),
+        ("CartPole-v1: {policy: MlpPolicy}", "has no entry for DiscreteCartPole-v0 and no 'default' entry; it lists"),
         ("DiscreteCartPole-v0: {normalize: true}", "normalize is not supported"),
         ("DiscreteCartPole-v0: {policy_kwargs: \"dict(x=__import__('os').getcwd())\"}", "policy_kwargs"),
-        ("DiscreteCartPole-v0: {n_timesteps: -5}", "n_timesteps must be a positive whole number"),
+        ("DiscreteCartPole-v0: {n_timesteps: -5}", "n_timesteps must be a whole number in [1, 2**53]"),
         ("[1, 2]", "is not rl-baselines3-zoo's layout"),
     ],
 )
@@ -167,15 +169,17 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     }
 
 
-EVAL_TAGS = {"eval/return_mean", "eval/return_std", "time/wall_seconds", "time/env_steps", "test/return_mean"}
+# SB3's tags (EvalCallback's and its logger's) where SB3 logs the same quantity; ours where it has none.
+SB3_EVAL_TAGS = {"eval/mean_reward", "eval/mean_ep_length", "time/fps", "time/time_elapsed", "time/total_timesteps"}
+EVAL_TAGS = SB3_EVAL_TAGS | {"eval/return_std", "test/return_mean"}
 
 
 @pytest.mark.parametrize(
     ("algo", "env_id", "own_tags"),
     [
-        ("ars", CONTINUOUS_ID, {"ars/return_mean", "ars/return_std", "ars/step_norm"}),
-        ("reinforce", CONTINUOUS_ID, {"reinforce/loss", "reinforce/entropy", "reinforce/policy_std"}),
-        ("ppo", DISCRETE_ID, {"train/loss", "train/entropy_loss", "rollout/ep_rew_mean"}),
+        ("ars", CONTINUOUS_ID, {"rollout/ep_rew_mean", "ars/return_std", "ars/step_norm"}),
+        ("reinforce", CONTINUOUS_ID, {"rollout/ep_rew_mean", "reinforce/loss", "reinforce/policy_std"}),
+        ("ppo", DISCRETE_ID, {"train/loss", "train/entropy_loss", "rollout/ep_rew_mean", "rollout/ep_len_mean"}),
     ],
 )
 def test_train_writes_tensorboard_scalars(algo: str, env_id: str, own_tags: set[str], tmp_path: Path) -> None:
@@ -184,12 +188,21 @@ def test_train_writes_tensorboard_scalars(algo: str, env_id: str, own_tags: set[
     assert main([*argv, "--total-steps", "1200", "--keep-training"]) == 0
     logged = scalars(log / algo / env_id / "seed0")
     assert logged.keys() >= EVAL_TAGS | own_tags
+    assert not logged.keys() & {"eval/return_mean", "ars/return_mean", "reinforce/episode_return_mean"}  # renamed
     with open(out / "metrics.csv", encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
     # One eval point per metrics.csv row, at the same env step and with the same return; the test at the end.
-    assert [(step, pytest.approx(value)) for step, value in logged["eval/return_mean"]] == [
+    assert [(step, pytest.approx(value)) for step, value in logged["eval/mean_reward"]] == [
         (int(row["env_steps"]), float(row["eval_return_mean"])) for row in rows
     ]
+    # SB3's time/ tags come from the monitor alone, once per evaluation: steps per second since the start.
+    for tag in SB3_EVAL_TAGS:
+        assert [step for step, _ in logged[tag]] == [int(row["env_steps"]) for row in rows], tag
+    for (step, fps), (_, elapsed) in zip(logged["time/fps"], logged["time/time_elapsed"], strict=True):
+        assert fps == pytest.approx(step / elapsed, rel=1e-5) and fps > 0
+    # a cart-pole pays at most 1 a step: an episode lasts at least its return, and at most the time limit
+    for (_, length), (_, mean_return) in zip(logged["eval/mean_ep_length"], logged["eval/mean_reward"], strict=True):
+        assert mean_return <= length <= 500 and length >= 1
     summary = json.loads((out / "summary.json").read_text())
     assert logged["test/return_mean"] == [(summary["env_steps"], pytest.approx(summary["test_return_mean"]))]
 

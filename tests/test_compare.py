@@ -287,18 +287,31 @@ def test_progress_reads_the_env_steps_of_the_last_evaluation(tmp_path: Path) -> 
 # ---- safety of the results folder ----
 
 
+HOLD_LOCK = """
+import sys
+from pathlib import Path
+from baselines.compare import directory_lock
+with directory_lock(Path(sys.argv[1])):
+    print("locked", flush=True)
+    input()
+"""
+
+
 def test_a_directory_in_use_by_another_compare_is_refused_and_a_stale_lock_taken_over(tmp_path: Path) -> None:
     root = tmp_path / "out"
     root.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(root)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
-        (root / LOCK_FILE).write_text(f"{holder.pid}\n", encoding="utf-8")
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         with pytest.raises(CompareError, match=rf"in use by another compare \(process {holder.pid}"):
             compare(root, ["sb3-ars"], [DISCRETE_ID], 1, quick=True, progress=False)
         assert not (root / COMPARE_FILE).exists()  # nothing planned, nothing trained
     finally:
         holder.kill()
         holder.wait()
+    assert (root / LOCK_FILE).read_text(encoding="utf-8") == f"{holder.pid}\n"  # killed: its file stays
     with directory_lock(root):  # the dead holder's lock is taken over
         assert (root / LOCK_FILE).read_text(encoding="utf-8") == f"{os.getpid()}\n"
         with pytest.raises(CompareError, match=rf"process {os.getpid()}"):  # and ours refuses a second compare

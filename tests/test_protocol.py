@@ -288,6 +288,25 @@ def test_last_frame_says_why_the_episode_ended(env_kwargs: dict[str, Any], reaso
     assert not any(line.startswith("ended:") for lines in recorded[:-1] for line in lines)
 
 
+@pytest.mark.parametrize(
+    ("env_kwargs", "reason"),
+    [
+        ({"x_threshold": 0.001}, "ended: cart left the track (|x| > 0.001)"),  # seed 0 starts at x = 0.00126
+        ({"max_episode_steps": 5}, "ended: time limit"),  # the pole hangs: no angle ever ends a swing-up
+    ],
+)
+def test_last_swingup_frame_says_why_the_episode_ended(
+    env_kwargs: dict[str, Any], reason: str, monkeypatch: Any
+) -> None:
+    recorded = ended_lines(monkeypatch)
+    env = gym.make("ContinuousCartPoleSwingUp-v0", render_mode="rgb_array", **env_kwargs)
+    try:
+        frames = list(rollout_frames(ScriptedPolicy("zero", env.action_space), env, episodes=1, seed=0))
+    finally:
+        env.close()
+    assert frames[-1].done and recorded[-1][-1] == reason
+
+
 def test_end_reason_without_cartpole_state_is_plain() -> None:
     assert end_reason(object(), terminated=True) == "terminated"
     assert end_reason(object(), terminated=False) == "time limit"

@@ -103,3 +103,33 @@ def test_vector_env_returns_one_frame_per_sub_env():
     centres = [cart_centre(f) for f in frames]
     assert centres[0] < centres[1] < centres[2]
     envs.close()
+
+
+def pole_pixels(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the pole's colour (202, 152, 101), antialiased edges aside."""
+    pole = np.abs(frame.astype(int) - (202, 152, 101)).sum(axis=2) < 40
+    return np.nonzero(pole)
+
+
+@pytest.mark.parametrize("length", [0.5, 2.0])
+def test_the_swingup_frame_holds_the_poles_whole_circle_at_both_ends_of_the_track(length):
+    env = CartPoleEnv(task="swingup", tau=0.01, length=length, render_mode="rgb_array")
+    env.reset(seed=0)
+    track_row = 200  # the swing-up draws the track across the middle
+    assert np.all(env.render()[track_row] < 60, axis=1).sum() > 100  # a long black line: the track
+    for x in (-2.4, 0.0, 2.4):
+        for theta in np.linspace(0, 2 * np.pi, 16, endpoint=False):
+            rows, columns = pole_pixels(frame_with_state(env, x, theta))
+            # the pole's far end is inside the frame with room to spare (drawn, not clipped)
+            assert rows.size and rows.min() > 0 and rows.max() < 399 and columns.min() > 0 and columns.max() < 599
+    rows, _ = pole_pixels(frame_with_state(env, 0.0, np.pi))
+    assert rows.min() > track_row - 15 and rows.max() > track_row + 50  # hanging from the axle, below the track
+    env.close()
+
+
+def test_the_balance_frame_is_unchanged_by_the_swingup_layout():
+    env = CartPoleEnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = frame_with_state(env, 0.0)
+    assert np.all(frame[300] < 60)  # the track line runs across the whole width, at row 300
+    env.close()

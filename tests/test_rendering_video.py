@@ -560,7 +560,7 @@ def test_an_mp4_that_ffmpeg_fails_to_write_keeps_the_old_video(tmp_path, monkeyp
     assert [path.name for path in folder.iterdir()] == ["rollout.mp4"]
 
 
-def test_render_exits_non_zero_when_the_disk_fills_up(tmp_path, monkeypatch, capsys):
+def test_render_onto_a_full_disk_is_one_line_and_exit_code_1(tmp_path, monkeypatch, capsys):
     folder = tmp_path / "videos"
     folder.mkdir()
     gif, mp4 = folder / "rollout.gif", folder / "rollout.mp4"
@@ -575,11 +575,39 @@ def test_render_exits_non_zero_when_the_disk_fills_up(tmp_path, monkeypatch, cap
 
     with monkeypatch.context() as patch:
         patch.setattr(baselines.video, "_write_gif", full_disk)
-        assert main([*argv, str(gif)]) == 2
+        assert main([*argv, str(gif)]) == 1
     ffmpeg_that_fails_while_writing(tmp_path, monkeypatch)
-    assert main([*argv, str(mp4)]) == 2
+    with monkeypatch.context() as patch:
+        patch.setattr(baselines.video, "_free_bytes", lambda folder: 0)  # ffmpeg gives no errno: the disk is seen full
+        assert main([*argv, str(mp4)]) == 1
     err = capsys.readouterr().err
-    assert "No space left on device" in err and "ffmpeg did not write a playable video" in err
-    assert "wrote" not in err and len(err.strip().splitlines()) == 2
+    assert err.splitlines() == [
+        f"cartpole-baselines render: error: No space left on device ({path}); free some disk space or write elsewhere"
+        for path in (gif, mp4)
+    ]
+    assert main([*argv, str(mp4)]) == 2  # ffmpeg failing with space left is ffmpeg's failure, not the disk's
+    err = capsys.readouterr().err
+    assert "ffmpeg did not write a playable video" in err and len(err.strip().splitlines()) == 1
     assert (gif.read_bytes(), mp4.read_bytes()) == (b"the previous gif", b"the previous mp4")
     assert sorted(path.name for path in folder.iterdir()) == ["rollout.gif", "rollout.mp4"]
+
+
+def test_an_mp4_whose_ffmpeg_stops_reading_frames_is_one_line_without_its_command(tmp_path, monkeypatch, capsys):
+    import imageio.v2 as imageio
+
+    class BrokenPipeWriter:  # what imageio raises when ffmpeg dies mid-stream: its message holds the whole command
+        def append_data(self, frame):
+            raise OSError("[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\n/usr/bin/ffmpeg -y -f rawvideo out.mp4\n")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(imageio, "get_writer", lambda *args, **kwargs: BrokenPipeWriter())
+    out = tmp_path / "rollout.mp4"
+    argv = ["render", "--env", "ContinuousCartPole-v0", "--max-episode-steps", "5", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"cartpole-baselines render: error: cannot write video {out}: ffmpeg failed: [Errno 32] Broken pipe\n"
+    monkeypatch.setattr(baselines.video, "_free_bytes", lambda folder: 0)
+    assert main(argv) == 1
+    assert "No space left on device" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 import math
 import os
+import sys
 import warnings
 
 import gymnasium as gym
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 import continuous_cartpole
 from continuous_cartpole import CartPoleEnv, CartPoleParams
 from continuous_cartpole.physics import step_state
-from continuous_cartpole.tasks import Task, observation_high, spin_limit
+from continuous_cartpole.tasks import Task, end_reason, observation_high, spin_limit
 
 SWINGUP_IDS = list(continuous_cartpole.SWINGUP_IDS)
 
@@ -166,6 +167,15 @@ def test_spinning_faster_than_half_a_turn_per_step_terminates():
     env.state = (0.0, 0.0, math.pi - 0.5, limit)  # ...but below the track its spin speeds up
     obs, reward, terminated, _, _ = env.step(np.zeros(1, np.float32))
     assert terminated and reward == 0.0 and obs[4] > limit and env.observation_space.contains(obs)
+
+
+def test_end_reasons_name_the_swingups_endings():
+    params = CartPoleParams(tau=0.01)
+    task = Task("swingup")
+    assert end_reason(task, params, (2.5, 0.0, 0.0, 0.0)) == "cart left the track (|x| > 2.4)"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, 320.0)) == "pole spun faster than 314 rad/s"
+    assert end_reason(task, params, (0.0, 0.0, 3.0, math.nan)) == "state became NaN or infinite"
+    assert end_reason(Task(), CartPoleParams(), (0.0, 0.0, 0.4, 0.0)) == "pole fell past 20 degrees"
 
 
 def test_swingup_bounds_are_the_documented_ones_at_the_defaults():
@@ -336,3 +346,48 @@ def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mod
         ends["terminated"] += int(terminated_n.sum())
         ends["truncated"] += int((truncated_n & ~terminated_n).sum())
     assert ends["terminated"] > num_envs and ends["truncated"] > 2
+
+
+def load_reference_controller():
+    """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "swingup_controller.py"
+    spec = importlib.util.spec_from_file_location("swingup_controller", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(sys.modules[spec.name])
+    return sys.modules[spec.name]
+
+
+@pytest.mark.parametrize("env_id", SWINGUP_IDS)
+def test_the_reference_controller_clears_each_threshold_and_without_its_catch_it_cannot(env_id):
+    reference = load_reference_controller()
+    threshold = gym.spec(env_id).reward_threshold
+    returns = reference.episode_returns(env_id, episodes=8, seed=2000)
+    assert returns.mean() > threshold and returns.mean() * 0.9 == pytest.approx(threshold, rel=0.02)
+    swinging = reference.episode_returns(env_id, episodes=8, seed=2000, gains=reference.Gains(catch_cos=2.0))
+    assert swinging.max() < 0.7 * threshold  # pumps the pole to the top and lets it swing through: never holds
+
+
+def test_the_swingup_vector_env_answers_call_get_attr_and_set_attr():
+    envs = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2, render_mode="rgb_array")
+    envs.reset(seed=0)
+    frames = envs.call("render")
+    assert len(frames) == 2 and frames[0].shape == (400, 600, 3)
+    assert envs.get_attr("task") == (Task("swingup"), Task("swingup"))
+    longer = CartPoleParams(tau=0.01, length=0.7)
+    envs.set_attr("params", longer)
+    assert envs.params is longer
+    assert envs.single_observation_space.high.tolist() == pytest.approx(observation_high(Task("swingup"), longer))
+    obs = envs.step(np.zeros((2, 1), np.float32))[0]
+    assert obs.shape == (2, 5) and envs.observation_space.contains(obs)
+    with pytest.raises(AttributeError):
+        envs.set_attr("task", Task())  # the task decides the spaces: fixed at construction
+
+
+def test_the_swingup_renders_in_real_time():
+    assert gym.make("ContinuousCartPoleSwingUp-v0").metadata["render_fps"] == 100  # tau 0.01
+    assert gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=2).metadata["render_fps"] == 100
+    assert gym.make("ContinuousCartPole-v0").metadata["render_fps"] == CartPoleEnv.metadata["render_fps"] == 50

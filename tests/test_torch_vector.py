@@ -226,11 +226,15 @@ class HostReadRecorder(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
+PER_SUB_ENV = {"randomize": {"length": (0.25, 1.0), "force_mag": (5.0, 15.0)}, "gravity": np.linspace(5, 15, 16)}
+
+
+@pytest.mark.parametrize("physics", [{}, PER_SUB_ENV], ids=["shared", "per-sub-env-and-randomized"])
 @pytest.mark.parametrize("mode", list(AutoresetMode))
 @pytest.mark.parametrize("continuous", [True, False])
-def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mode: AutoresetMode) -> None:
+def test_step_without_validation_reads_nothing_on_the_host(continuous: bool, mode: AutoresetMode, physics) -> None:
     env = TorchCartPoleVectorEnv(
-        16, continuous=continuous, max_episode_steps=5, validate_actions=False, autoreset_mode=mode
+        16, continuous=continuous, max_episode_steps=5, validate_actions=False, autoreset_mode=mode, **physics
     )
     env.reset(seed=0)
     actions = torch.zeros((16, 1)) if continuous else torch.ones(16, dtype=torch.int64)
@@ -472,7 +476,7 @@ def test_physics_blocks_join_like_one_batch(mode: AutoresetMode) -> None:
         assert all(torch.equal(a, b) for a, b in zip(one, other, strict=True))
         assert one_info.keys() == other_info.keys()
         assert all(torch.equal(one_info[key], other_info[key]) for key in one_info)
-        if mode == AutoresetMode.DISABLED:
+        if mode == AutoresetMode.DISABLED and whole.prev_done.any():  # an empty mask is refused
             mask = whole.prev_done.clone()
             whole.reset(options={"reset_mask": mask})
             blocked.reset(options={"reset_mask": mask})

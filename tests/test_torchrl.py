@@ -43,3 +43,10 @@ def test_gym_env_builds_every_registered_id_by_name_and_rolls_out(env_id, num_en
         assert tuple(rollout["next", "observation"].shape) == ((num_envs,) if num_envs else ()) + (20, size)
     finally:
         env.close()
+
+
+def test_gym_wrapper_needs_same_step_or_disabled_as_the_readme_says():
+    for mode in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+        torchrl_envs.GymWrapper(gym.make_vec("ContinuousCartPole-v0", num_envs=2, autoreset_mode=mode)).close()
+    with pytest.raises(RuntimeError, match="SAME_STEP or DISABLED"):
+        torchrl_envs.GymWrapper(gym.make_vec("ContinuousCartPole-v0", num_envs=2))  # NEXT_STEP, the default

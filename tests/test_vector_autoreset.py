@@ -175,3 +175,11 @@ def test_disabled_mode_warns_once_when_an_ended_episode_is_stepped_without_a_res
         envs.step(zero)  # warned once
         envs.reset(options={"reset_mask": np.array([True, True, True])})
         envs.step(zero)  # a fresh episode: nothing to warn about
+
+
+def test_gymnasiums_normalize_observation_needs_next_step_as_the_readme_says():
+    gym.wrappers.vector.NormalizeObservation(gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2)).close()
+    for mode in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+        envs = gym.make_vec("ContinuousCartPoleSwingUp-v0", num_envs=2, autoreset_mode=mode)
+        with pytest.raises(ValueError, match="NEXT_STEP"):
+            gym.wrappers.vector.NormalizeObservation(envs)

@@ -6,14 +6,19 @@ in ``baselines.configs``. Nothing on the way to ``--help`` or an argument error 
 matplotlib: each ``run`` imports what it needs. User errors (``CliError`` and the package's ``ValueError``\\ s for
 runs, checkpoints and diverged training) print one line on stderr and exit with code 2; argument errors are tyro's
 messages, also exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C is one line
-and exit code 130.
+and exit code 130; SIGTERM is handled as Ctrl-C is (the command finishes its files: a run's summary, no temporary
+files left) and exits 143.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import errno
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any, Union
 
 import tyro
@@ -23,6 +28,7 @@ from baselines.cli.common import EXIT_USAGE, PROG, CliError
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
 SUBCOMMANDS = (train, evaluate, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
@@ -38,16 +44,67 @@ def command_type() -> Any:
 
 def user_errors() -> tuple[type[Exception], ...]:
     """The errors that mean bad input, not a bug (imported only now: their modules load gymnasium)."""
+    from baselines.bounded_read import FileRefused
     from baselines.checkpoint import CheckpointError
     from baselines.evaluation import NonFiniteActions
     from baselines.runs import RunError
     from baselines.training import TrainingDiverged
 
-    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions)
+    return (CliError, RunError, CheckpointError, TrainingDiverged, NonFiniteActions, FileRefused)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be, so that the same cleanup runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(enabled: bool = True) -> Iterator[None]:
+    """Within the block, SIGTERM raises ``Terminated`` in the main thread; a second SIGTERM ends the process at once."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def misspelt_name(args: Sequence[str]) -> str | None:
+    """One line for an unknown subcommand or algorithm name, with the closest known one: tyro would answer with a
+    box listing every choice and no suggestion."""
+    from baselines.algorithms import ALGORITHMS
+
+    if not args or args[0].startswith("-"):
+        return None
+    commands = [module.NAME for module in SUBCOMMANDS]
+    if args[0] not in commands:
+        return (
+            f"{PROG}: error: unknown command {args[0]!r}{_closest(args[0], commands)}; commands: {', '.join(commands)}"
+        )
+    if args[0] == train.NAME and len(args) > 1 and not args[1].startswith("-") and args[1] not in ALGORITHMS:
+        known = ", ".join(ALGORITHMS)
+        return f"{PROG} train: error: unknown algorithm {args[1]!r}{_closest(args[1], ALGORITHMS)}; known: {known}"
+    return None
+
+
+def _closest(name: str, choices: Iterable[str]) -> str:
+    by_lower = {choice.lower(): choice for choice in choices}
+    match = difflib.get_close_matches(name.lower(), by_lower, n=1, cutoff=0.5)
+    return f" (did you mean {by_lower[match[0]]!r}?)" if match else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    misspelt = misspelt_name(args)
+    if misspelt is not None:
+        print(misspelt, file=sys.stderr)
+        return EXIT_USAGE
     name = f"{PROG} {args[0]}" if args and not args[0].startswith("-") else PROG
     label = PROG  # what an interruption names: the command only once it is parsed
     try:
@@ -60,9 +117,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             registry=train.registry,
         )
         label = name
-        return int(command.run())
+        # compare's worker processes do not get the parent's SIGTERM: it keeps the default (they exit with it)
+        with sigterm_as_interrupt(enabled=not isinstance(command, compare.Compare)):
+            return int(command.run())
     except SystemExit as exit_:  # --help (0) or an argument error (2, tyro printed the message)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    except Terminated:
+        print(f"{label}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{label}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -17,6 +17,8 @@ import tyro
 from tyro.conf import arg
 from tyro.constructors import PrimitiveConstructorSpec
 
+from baselines.budget import SEED_LIMIT
+
 PROG = "cartpole-baselines"
 EXIT_USAGE = 2  # tyro's and argparse's code for bad usage; ours for every user error
 
@@ -26,14 +28,41 @@ class CliError(Exception):
 
 
 def parse_seed(text: str) -> int:
-    """NumPy, Gymnasium and torch all refuse negative seeds, so the command line refuses them first."""
+    """NumPy, Gymnasium and torch all refuse negative seeds and seeds of 2**64 or more, so the command line refuses
+    them first."""
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
         raise ValueError(f"a seed must be a non-negative integer, got {text!r}")
+    if value >= SEED_LIMIT:
+        raise ValueError(f"a seed must be below 2**64, got {text!r}")
     return value
+
+
+def check_seeds(seed: int, sub_envs: int) -> None:
+    """A ``CliError`` when ``--seed`` and the seeds of the ``sub_envs - 1`` sub-envs after it pass 2**64."""
+    if seed + sub_envs > SEED_LIMIT:
+        raise CliError(f"--seed {seed} seeds {sub_envs} sub-envs up to {seed + sub_envs - 1}, past 2**64 - 1; lower it")
+
+
+MAX_COMPARE_SEEDS = 1000  # x 8 algorithms x 2 envs: 16000 runs, within what compare.json and results.csv may weigh
+
+
+def check_compare_numbers(seeds: int | None, eval_episodes: int) -> None:
+    """``compare``'s counts, checked before it plans (a plan holds one entry per run) or writes anything."""
+    from baselines.configs import EVAL_EPISODES, MAX_EVAL_EPISODES
+
+    if seeds is not None:
+        check_count("--seeds", seeds, 1, MAX_COMPARE_SEEDS, "each seed is one run per algorithm and env")
+    check_count("--eval-episodes", eval_episodes, EVAL_EPISODES, MAX_EVAL_EPISODES, "they run side by side")
+
+
+def check_count(flag: str, value: int, low: int, high: int, why: str) -> None:
+    """A ``CliError`` unless ``low <= value <= high``; ``why`` says what the upper limit protects."""
+    if not low <= value <= high:
+        raise CliError(f"{flag} must be in [{low}, {high}] ({why}), got {value}")
 
 
 Seed = Annotated[
@@ -86,6 +115,10 @@ def env_package(env_id: str) -> str | None:
 
 def import_gym_packages(packages: tuple[str, ...]) -> None:
     for package in packages:
+        if not all(part.isidentifier() for part in package.split(".")):
+            raise CliError(
+                f"--gym-package {package!r} is not a module name (dotted identifiers, e.g. my_envs.cartpole)"
+            )
         try:
             importlib.import_module(package)
         except ImportError as error:

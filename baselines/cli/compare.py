@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from tyro.conf import arg
 
 from baselines.algorithms import ALGORITHMS
-from baselines.cli.common import CliError, Directory
+from baselines.cli.common import CliError, Directory, check_compare_numbers
 
 NAME = "compare"
 HELP = (
@@ -67,12 +67,14 @@ class Compare:
     """also write every run's curves as TensorBoard scalars, one run per DIR/ALGO/ENV/seedS"""
 
     def run(self) -> int:
+        from baselines.bounded_read import RESULTS_CSV_BYTES, read_text
         from baselines.compare import FULL_SEEDS, QUICK_SEEDS, RESULTS_MD, CompareError, compare, default_algos
         from baselines.compare.plan import default_envs
         from baselines.configs import EVAL_EVERY
         from baselines.plotting import CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, PlotError
         from baselines.runs import FINISHED
 
+        check_compare_numbers(self.seeds, self.eval_episodes)
         unknown = [algo for algo in self.algos or () if algo not in ALGORITHMS]
         if unknown:
             raise CliError(f"unknown algorithm(s) {', '.join(unknown)}; --algos takes {' '.join(ALGORITHMS)}")
@@ -95,7 +97,7 @@ class Compare:
             raise CliError(str(error)) from error
         except OSError as error:  # a full or read-only disk: files written before are untouched (atomic writes)
             raise CliError(f"cannot write into {self.out}: {error}") from error
-        print((self.out / RESULTS_MD).read_text(encoding="utf-8"))
+        print(read_text(self.out / RESULTS_MD, RESULTS_CSV_BYTES, "results table"))
         print(
             f"wrote {self.out / RESULTS_CSV}, {self.out / RESULTS_MD}, {self.out / CURVES_PNG} and "
             f"{self.out / STATISTICS_PNG}"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from baselines.cli.common import Checkpoint, CliError, Directory, GymPackages, Seed, load_run
+from baselines.cli.common import Checkpoint, Directory, GymPackages, Seed, check_count, check_seeds, load_run
 
 NAME = "evaluate"
 HELP = "evaluate a run's saved policy: deterministic episodes side by side in one vector env"
@@ -28,11 +28,13 @@ class Evaluate:
         import gymnasium as gym
         import numpy as np
 
+        from baselines.configs import MAX_EVAL_EPISODES
         from baselines.evaluation import evaluate
         from baselines.training import test_seed
 
-        if self.episodes < 1:
-            raise CliError(f"--episodes must be at least 1, got {self.episodes}")
+        check_count("--episodes", self.episodes, 1, MAX_EVAL_EPISODES, "run side by side, they must fit in memory")
+        if self.seed is not None:
+            check_seeds(self.seed, self.episodes)
         run_config, env_id, policy = load_run(self.run_dir, self.gym_package, self.checkpoint)
         threshold = gym.spec(env_id).reward_threshold
         seed = self.seed if self.seed is not None else test_seed(int(run_config["config"].get("seed", 0)))

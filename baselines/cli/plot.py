@@ -31,7 +31,8 @@ class Plot:
         from baselines.runs import CONFIG_FILE
 
         try:
-            if (self.dir / CONFIG_FILE).is_file():
+            config = self.dir / CONFIG_FILE
+            if config.exists() or config.is_symlink():  # a run directory, whatever its config is (read bounded)
                 paths: tuple[Path, ...] = (plot_run(self.dir, self.out),)
             else:
                 paths = plot_directory(self.dir, self.out)

@@ -17,6 +17,7 @@ from baselines.cli.common import (
     GymPackages,
     OptionalEnvId,
     Seed,
+    check_seeds,
     import_gym_packages,
     load_run,
     require_display,
@@ -70,13 +71,13 @@ def render(args: Render) -> int:
     from continuous_cartpole.rendering import FrameWindow, WindowError
 
     grid = _check_arguments(args)
+    check_seeds(args.seed, 1 if grid is None else grid[0] * grid[1])
     policy, env_id = _policy_and_env_id(args)
     resolve_env_id(env_id)  # a clear error for an unknown id or module
-    if args.human:
-        require_display("render --human")
-    if args.human:
-        require_display("render --human")
     env_kwargs = {} if args.max_episode_steps is None else {"max_episode_steps": args.max_episode_steps}
+    _check_renderable(env_id, env_kwargs)
+    if args.human:
+        require_display("render --human")
     env: Any
     if grid is None:
         env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
@@ -149,6 +150,26 @@ def _check_arguments(args: Render) -> tuple[int, int] | None:
         return parse_grid(args.grid)
     except ValueError as error:
         raise CliError(f"--grid: {error}") from error
+
+
+def _check_renderable(env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse an env whose renderer needs a missing package, or whose observations no policy here takes (flat Box)
+    or actions none plays (Box or Discrete), before any frame."""
+    import gymnasium as gym
+    from gymnasium.error import DependencyNotInstalled
+
+    try:
+        env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
+    except DependencyNotInstalled as error:
+        raise CliError(f"{env_id} cannot be built: {error}") from error
+    try:
+        observations, actions = env.observation_space, env.action_space
+    finally:
+        env.close()
+    if not (isinstance(observations, gym.spaces.Box) and len(observations.shape) == 1):
+        raise CliError(f"render takes envs with flat Box observations (a policy's input); {env_id}'s: {observations}")
+    if not isinstance(actions, (gym.spaces.Box, gym.spaces.Discrete)):
+        raise CliError(f"render takes envs with Box or Discrete actions; {env_id}'s: {actions}")
 
 
 def _policy_and_env_id(args: Render) -> tuple[Any, str]:

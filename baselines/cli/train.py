@@ -10,7 +10,6 @@ becomes ``--top-b``, its comment the help text, ``bool`` fields ``--name/--no-na
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, Union
@@ -108,7 +107,10 @@ def command_line_view(info: StructTypeInfo) -> StructConstructorSpec | None:
         _expanding.discard(info.type)
     if not isinstance(plain, StructConstructorSpec):
         return None
-    fields = [_command_line_field(spec, info.type, algorithm) for spec in plain.fields]
+    # ``hyperparams_base`` follows from the flags: SB3's defaults under a --hyperparams-file, as in rl-baselines3-zoo
+    fields = [
+        _command_line_field(spec, info.type, algorithm) for spec in plain.fields if spec.name != "hyperparams_base"
+    ]
     if hasattr(info.type, "ALGO"):  # a Stable-Baselines3 config
         fields += _sb3_fields(info.type.ALGO)
 
@@ -140,9 +142,10 @@ def _command_line_field(spec: StructFieldSpec, config_type: type, algorithm: Alg
     if spec.name == "hyperparams":
         help_text = (
             "JSON object of SB3 constructor arguments (and the zoo's n_envs, noise_type, noise_std) on top of the "
-            f"table's (baselines/sb3_hyperparams.py), e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
+            "table's (baselines/sb3_hyperparams.py) or of the --hyperparams-file entry's, "
+            f"e.g. '{config_type.HYPERPARAMS_EXAMPLE}'"
         )
-        return dataclasses.replace(spec, helptext=help_text)
+        return dataclasses.replace(spec, type=str, helptext=help_text)
     if spec.name in algorithm.continuous_only_options:
         return dataclasses.replace(spec, helptext=lambda: f"{_help_text(spec)} [continuous envs only]")
     if spec.name == "total_steps" and hasattr(config_type, "ALGO"):
@@ -165,7 +168,8 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
             "hyperparams_file",
             Annotated[Path | None, arg(metavar="FILE.yml")],
             None,
-            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env, under --hyperparams",
+            f"rl-baselines3-zoo hyperparameter file ({algo}.yml): the entry for --env (else its default entry) over "
+            "SB3's defaults, as in the zoo; under --hyperparams",
         )
     ]
     if table.uses_several_envs(algo):
@@ -181,8 +185,10 @@ def _sb3_fields(algo: str) -> list[StructFieldSpec]:
 
 
 def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, Any]:
-    """Merge table < ``--hyperparams-file`` < ``--hyperparams`` < ``--n-envs``; the budget from the file."""
+    """The hyperparameters: ``--hyperparams-file``'s entry over SB3's defaults (as in rl-baselines3-zoo), else the
+    table; ``--hyperparams`` on top, then ``--n-envs``. The budget from the file's ``n_timesteps``."""
     from baselines import sb3_hyperparams as table
+    from baselines.sb3_validation import parse_hyperparams
 
     path, n_envs = values.pop("hyperparams_file"), values.pop("n_envs", None)
     overrides: dict[str, Any] = {}
@@ -192,17 +198,14 @@ def _apply_sb3_fields(config_type: type, values: dict[str, Any]) -> dict[str, An
             overrides, budget = table.from_zoo_file(path, resolve_env_id(values["env_id"]), values["env_id"])
         except ValueError as error:
             raise CliError(f"--hyperparams-file {path}: {error}") from error
-    if values["hyperparams"].strip():
-        try:
-            given = json.loads(values["hyperparams"])
-        except json.JSONDecodeError as error:
-            raise CliError(f"--hyperparams is not valid JSON: {error}") from error
-        if not isinstance(given, dict):
-            raise CliError(f"--hyperparams must be a JSON object, got {type(given).__name__}")
-        overrides = table.layered(overrides, given)
+    try:
+        overrides = table.layered(overrides, parse_hyperparams(values["hyperparams"]))
+    except ValueError as error:
+        raise CliError(f"--{error}") from error
     if n_envs is not None:
         overrides["n_envs"] = n_envs
-    values["hyperparams"] = json.dumps(overrides) if overrides else ""
+    values["hyperparams"] = overrides
+    values["hyperparams_base"] = "table" if path is None else "sb3"
     if values["total_steps"] is None:
         default = next(field.default for field in dataclasses.fields(config_type) if field.name == "total_steps")
         values["total_steps"] = budget if budget is not None else default

@@ -3,7 +3,7 @@
 Layout of the output directory ``DIR``::
 
     DIR/compare.json                       settings and every run planned into DIR so far (resume extends it)
-    DIR/compare.lock                       the pid of the compare using DIR, while it runs
+    DIR/compare.lock                       locked by the compare using DIR (its pid inside), while it runs
     DIR/runs/<algo>/<env_id>/seed<S>/      one ordinary run directory per run (``baselines.runs``)
     DIR/results.csv                        one row per run, rebuilt from the run directories
     DIR/learning_curves.csv                every evaluation of every finished run (what ``plot`` draws from)
@@ -14,8 +14,9 @@ Each worker process trains one run at a time on one torch thread and writes only
 worker that crashes loses only the run it was training. Each worker slot is its own single-process pool: when one
 dies, exactly its run is recorded as failed (``worker_error.json``), the slot gets a fresh process, and the other
 slots keep going. Re-running into the same ``DIR`` skips the runs whose summary says ``finished`` and redoes the
-others, and so are damaged runs (a truncated metrics.csv, a summary with wrong types); the results files always
-describe every run planned into ``DIR``. Only one ``compare`` uses a ``DIR`` at a time (``compare.lock``), and a
+others, and so are damaged runs (a truncated metrics.csv, a summary with wrong types, a missing or altered
+checkpoint); the results files always describe every run planned into ``DIR``. A run folder under ``DIR`` that is a
+symbolic link is refused. Only one ``compare`` uses a ``DIR`` at a time (an ``flock`` on ``compare.lock``), and a
 worker exits when its parent dies, even by SIGKILL, so no orphan keeps training into ``DIR``.
 
 ``compare(..., ray_address=...)`` trains the same runs as Ray tasks on a cluster instead of local worker processes
@@ -52,6 +53,7 @@ from baselines.compare.plan import (
     default_budget,
     plan_runs,
     record_plan,
+    refuse_symlinked_run_dirs,
 )
 from baselines.configs import EVAL_EVERY
 
@@ -75,6 +77,7 @@ __all__ = [
     "directory_lock",
     "plan_runs",
     "record_plan",
+    "refuse_symlinked_run_dirs",
 ]
 
 
@@ -169,6 +172,7 @@ def compare(
     root.mkdir(parents=True, exist_ok=True)
     with directory_lock(root):
         planned = record_plan(root, settings, runs)
+        refuse_symlinked_run_dirs(root, planned)
         try:
             if ray_address is None:
                 tensorboard = None if tensorboard_log is None else str(tensorboard_log)

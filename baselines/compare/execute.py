@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import METRICS_CSV_BYTES, open_regular
 from baselines.compare.plan import QUICK_DEFAULT_BUDGET, WORKER_ERROR_FILE, CompareError, CompareSettings, RunSpec
 from baselines.compare.results import is_finished
 from baselines.runs import (
@@ -106,12 +107,12 @@ def _budget_steps(run: RunSpec) -> int:
 def _steps_so_far(run_dir: Path) -> int:
     """The env steps of the run's last evaluation, from its metrics.csv (0 before the first one, or if unreadable)."""
     try:
-        with open(run_dir / METRICS_FILE, "rb") as file:
-            file.seek(0, os.SEEK_END)
-            file.seek(max(0, file.tell() - 512))  # the last row is all we need
-            last = file.read().decode("utf-8", "replace").strip().rsplit("\n", 1)[-1]
+        with open_regular(run_dir / METRICS_FILE, METRICS_CSV_BYTES, "metrics") as fd:
+            os.lseek(fd, max(0, os.lseek(fd, 0, os.SEEK_END) - 512), os.SEEK_SET)  # the last row is all we need
+            tail = os.read(fd, 512)
+        last = tail.decode("utf-8", "replace").strip().rsplit("\n", 1)[-1]
         return int(float(last.split(",", 1)[0]))
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # FileRefused included: a FIFO or a device is never read
         return 0
 
 

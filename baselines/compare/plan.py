@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import COMPARE_JSON_BYTES, read_json
 
 COMPARE_FILE = "compare.json"
 LOCK_FILE = "compare.lock"
@@ -148,12 +149,12 @@ def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) 
     """Merge ``runs`` into ``root/compare.json`` (refusing other settings); returns every run planned into ``root``."""
     path = root / COMPARE_FILE
     planned: list[RunSpec] = []
-    if path.exists():
+    if path.exists() or path.is_symlink():
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored = read_json(path, COMPARE_JSON_BYTES, "comparison plan")
             stored_settings = CompareSettings(**stored["settings"])
             planned = [RunSpec(**run) for run in stored["runs"]]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError) as error:
             raise CompareError(f"{path} is unreadable ({error}); use another --out") from error
         if stored_settings != settings:
             raise CompareError(
@@ -176,6 +177,19 @@ def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) 
     data = {"format": COMPARE_FORMAT, "settings": asdict(settings), "runs": [asdict(run) for run in planned]}
     atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     return planned
+
+
+def refuse_symlinked_run_dirs(root: Path, runs: Sequence[RunSpec]) -> None:
+    """Writes under ``root`` never follow a symbolic link: refuse a run directory, or a folder between it and
+    ``root``, that is one (it would send the run's files elsewhere)."""
+    for run in runs:
+        run_dir = run.run_dir(root)
+        for path in (*reversed(run_dir.relative_to(root).parents[:-1]), run_dir.relative_to(root)):
+            if (root / path).is_symlink():
+                raise CompareError(
+                    f"{root / path} is a symbolic link; compare writes only into real folders under {root}: "
+                    "replace the link with a folder, or use another --out"
+                )
 
 
 def _describe_settings(settings: CompareSettings) -> str:

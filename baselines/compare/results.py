@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import platform
@@ -13,7 +12,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from baselines.algorithms import CHECKPOINT_FILES
 from baselines.atomic import atomic_write_text
+from baselines.bounded_read import (
+    METRICS_CSV_BYTES,
+    RESULTS_CSV_BYTES,
+    RUN_JSON_BYTES,
+    FileRefused,
+    read_csv,
+    read_json,
+    read_text,
+)
+from baselines.checkpoint import CheckpointError, verify_checkpoint
 from baselines.compare.plan import WORKER_ERROR_FILE, CompareSettings, RunSpec
 from baselines.plotting import CURVES_CSV, RESULTS_CSV, plot_directory
 from baselines.runs import (
@@ -30,6 +40,7 @@ from baselines.runs import (
 from baselines.stats import CONFIDENCE, GroupSummary, RunOutcome, summarise_runs
 
 RESULTS_MD = "results.md"
+CPUINFO_BYTES = 4 * 1024 * 1024  # /proc/cpuinfo: about 1.5 KiB a logical CPU
 NOT_STARTED = "not_started"
 DAMAGED = "damaged"  # finished once, but its files no longer say so readably: compare redoes it
 RESULT_COLUMNS = (
@@ -123,21 +134,31 @@ def damage(run_dir: Path, summary: Any) -> str | None:
     if not isinstance(summary.get("env_steps"), int) or not isinstance(summary.get("wall_seconds"), (int, float)):
         return f"damaged: {path} lacks env_steps or wall_seconds; compare redoes the run"
     try:
-        _read_metrics(run_dir / METRICS_FILE)
+        evaluations = len(_read_metrics(run_dir / METRICS_FILE))
     except ValueError as error:
         return f"damaged: {error}; compare redoes the run"
+    if isinstance(summary.get("evaluations"), int) and evaluations != summary["evaluations"]:
+        return (
+            f"damaged: {run_dir / METRICS_FILE} holds {evaluations} evaluations, {path} says "
+            f"{summary['evaluations']}; compare redoes the run"
+        )
+    if summary.get("checkpoint") is not None:  # every evaluation saves the last checkpoint, the first one the best
+        for name in CHECKPOINT_FILES.values():
+            try:
+                verify_checkpoint(run_dir / name)
+            except CheckpointError as error:
+                return f"damaged: {error}; compare redoes the run"
     return None
 
 
 def _read_metrics(path: Path) -> list[dict[str, float | int]]:
     """The rows of a run's metrics.csv; ``ValueError`` naming the file and line when one is cut short or not numeric."""
     try:
-        with open(path, newline="", encoding="utf-8") as file:
-            reader = csv.DictReader(file)
-            if tuple(reader.fieldnames or ()) != METRICS_COLUMNS:
-                raise ValueError(f"{path} has the columns {reader.fieldnames}, not {', '.join(METRICS_COLUMNS)}")
-            return [_parse_numbers(record, f"{path} line {reader.line_num}") for record in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reader = read_csv(path, METRICS_CSV_BYTES, "metrics")
+        if tuple(reader.fieldnames or ()) != METRICS_COLUMNS:
+            raise ValueError(f"{path} has the columns {reader.fieldnames}, not {', '.join(METRICS_COLUMNS)}")
+        return [_parse_numbers(record, f"{path} line {reader.line_num}") for record in reader]
+    except csv.Error as error:
         raise ValueError(f"{path} is unreadable: {error}") from error
 
 
@@ -151,10 +172,10 @@ def _budget_of(run_dir: Path, planned: int | None) -> int | None:
 
 def _missing_summary(run_dir: Path, error: RunError) -> tuple[str, str | None]:
     worker_error = run_dir / WORKER_ERROR_FILE
-    if worker_error.exists():
+    if worker_error.exists() or worker_error.is_symlink():
         try:
-            return FAILED, str(json.loads(worker_error.read_text(encoding="utf-8"))["error"])
-        except (OSError, ValueError, KeyError, TypeError) as read_error:
+            return FAILED, str(read_json(worker_error, RUN_JSON_BYTES, "worker error")["error"])
+        except (ValueError, KeyError, TypeError) as read_error:
             return FAILED, f"failed; {worker_error} is unreadable: {read_error}"
     if not run_dir.exists():
         return NOT_STARTED, "not started (the comparison was interrupted before this run)"
@@ -204,12 +225,14 @@ TEXT_COLUMNS = ("algo", "env_id", "status", "test_checkpoint", "device", "error"
 def read_results_csv(path: Path) -> list[dict[str, Any]]:
     """The rows of a ``results.csv`` with their types back (empty cells are None): ``format_markdown`` redraws
     ``results.md`` from them. ``ValueError`` names the file, line and column of a bad cell."""
-    with open(path, newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
+    try:
+        reader = read_csv(path, RESULTS_CSV_BYTES, "results")
         missing = [column for column in RESULT_COLUMNS if column not in (reader.fieldnames or ())]
         if missing:
             raise ValueError(f"{path} lacks the column(s) {', '.join(missing)}")
         return [_typed_row(record, f"{path} line {reader.line_num}") for record in reader]
+    except csv.Error as error:
+        raise ValueError(f"{path} is unreadable: {error}") from error
 
 
 def _typed_row(record: dict[str | None, Any], where: str) -> dict[str, Any]:
@@ -302,9 +325,9 @@ def machine_description() -> str:
 
     cpu = platform.processor() or platform.machine()
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as file:
-            cpu = next(line.split(":", 1)[1].strip() for line in file if line.startswith("model name"))
-    except (OSError, StopIteration):
+        lines = read_text("/proc/cpuinfo", CPUINFO_BYTES, "CPU description").splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (FileRefused, StopIteration):
         pass
     versions = []
     for package in ("torch", "stable-baselines3", "sb3-contrib", "gymnasium", "numpy"):
