@@ -120,7 +120,10 @@ class FeatureMap:
     def __call__(self, whitened: torch.Tensor) -> torch.Tensor:
         if self.projection is None:
             return whitened
-        return torch.cat([whitened, torch.sin(whitened @ self.projection.T + self.phase) * self.scale], dim=-1)
+        # A product and a sum rather than a matmul: each row's result then does not depend on the batch size (BLAS
+        # picks other kernels for one row than for many), so one observation gets the bits it gets in a batch.
+        angles = (whitened.unsqueeze(-2) * self.projection).sum(-1) + self.phase
+        return torch.cat([whitened, torch.sin(angles) * self.scale], dim=-1)
 
     def to(self, device: torch.device) -> FeatureMap:
         if self.projection is None or self.phase is None:
