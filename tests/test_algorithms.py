@@ -225,12 +225,11 @@ def test_rff_features_are_drawn_from_the_seed_saved_and_required_by_the_loader(p
     assert len(rff) == 2
     tensors, metadata = rff[0].tensors(), rff[0].metadata()
     assert tensors["projection"].shape == (32, 4) and tensors["phase"].shape == (32,)
-    assert tensors["weights"].shape == (1, 4 + 32)  # the whitened state, then the Fourier features
+    assert tensors["weights"].shape == (1, 32)
     assert torch.equal(tensors["projection"], rff[1].tensors()["projection"])  # same seed: same features
     obs = np.random.default_rng(3).normal(0.0, 0.2, (16, 4)).astype(np.float32)
     whitened = (obs - tensors["obs_mean"].numpy()) / tensors["obs_std"].numpy()
-    fourier = np.sqrt(2 / 32) * np.sin(whitened @ tensors["projection"].numpy().T + tensors["phase"].numpy())
-    features = np.concatenate([whitened, fourier], axis=1)
+    features = np.sqrt(2 / 32) * np.sin(whitened @ tensors["projection"].numpy().T + tensors["phase"].numpy())
     expected = np.clip(features @ tensors["weights"].numpy().T, -1.0, 1.0)
     np.testing.assert_allclose(rff[0].predict(obs)[0], expected, rtol=1e-5, atol=1e-6)
     for missing in ("projection", "phase"):
