@@ -8,7 +8,8 @@
 - the training protocol: ``training`` (evaluations, the solved rule, the test), ``evaluation``, ``devices``,
   ``env_checks``;
 - run directories: ``runs``, ``checkpoint``, ``atomic``;
-- experiments: ``compare`` (plan, lock, execute, results), ``stats``, ``plotting``, ``tensorboard_log``;
+- experiments: ``compare`` (plan, lock, the local and Ray executors, results), ``stats``, ``plotting``,
+  ``tensorboard_log``;
 - watching: ``rollouts``, ``video``, ``play``;
 - the command line: ``cli`` (``cartpole-baselines``, one module per subcommand).
 """

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from baselines.configs import ARS_POLICIES, ARSConfig
+from baselines.configs import ARS_POLICIES, ARSConfig, randomize_kwargs
 from baselines.devices import resolve_device
 from baselines.training import TrainingMonitor, TrainResult
 from continuous_cartpole.registration import registered_id
@@ -347,7 +347,10 @@ def train(config: ARSConfig, monitor: TrainingMonitor | None = None) -> TrainRes
     env_id = registered_id(config.env_id)
     n, k = config.n_directions, config.episodes_per_direction
     top_b = config.top_b or n
-    envs = make_torch_vector_env(env_id, 2 * n * k, device=device, validate_actions=False, compile=config.compile_env)
+    envs = make_torch_vector_env(
+        env_id, 2 * n * k, device=device, validate_actions=False, compile=config.compile_env, **randomize_kwargs(config)
+    )
+    # the first two words are those of generate_state(2): linear runs draw what they drew before the rff option
     env_seed, noise_seed, feature_seed = np.random.SeedSequence(config.seed).generate_state(3)
     envs.reset(seed=int(env_seed))  # later resets continue this seeded stream
     noise = torch.Generator(device=device).manual_seed(int(noise_seed))

@@ -91,6 +91,51 @@ def check_positive_finite(config: Any, names: tuple[str, ...]) -> None:
             raise ValueError(f"{type(config).__name__}.{name} must be a positive finite number, got {value!r}")
 
 
+def parse_randomize(texts: tuple[str, ...]) -> dict[str, tuple[float, float] | tuple[float, float, str]]:
+    """``("length=0.25:1.0", "masspole=0.05:0.5:uniform")`` -> the envs' ``randomize`` argument; ``ValueError``
+    for a malformed entry or a name given twice. The names and ranges are checked by the env itself."""
+    ranges: dict[str, tuple[float, float] | tuple[float, float, str]] = {}
+    for text in texts:
+        name, sep, spec = (text if isinstance(text, str) else "").partition("=")
+        parts = spec.split(":")
+        try:
+            if not sep or len(parts) not in (2, 3):
+                raise ValueError
+            low, high = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise ValueError(
+                f"randomize entry {text!r} must look like NAME=LOW:HIGH or NAME=LOW:HIGH:uniform|log-uniform, "
+                "e.g. length=0.25:1.0"
+            ) from None
+        if name.strip() in ranges:
+            raise ValueError(f"randomize names {name.strip()} twice; give each parameter one range")
+        ranges[name.strip()] = (low, high, parts[2]) if len(parts) == 3 else (low, high)
+    return ranges
+
+
+def randomize_kwargs(config: Any) -> dict[str, Any]:
+    """The env keyword that randomizes the training envs' physics as ``config.randomize`` asks; {} for none."""
+    ranges = parse_randomize(getattr(config, "randomize", ()))
+    return {"randomize": ranges} if ranges else {}
+
+
+def check_randomize(config: Any) -> None:
+    """``ValueError`` naming the config for a ``randomize`` the envs would refuse (checked without making one);
+    a list (as config.json holds it) is kept as a tuple."""
+    entries = config.randomize
+    if not isinstance(entries, (tuple, list)) or not all(isinstance(entry, str) for entry in entries):
+        raise ValueError(f"{type(config).__name__}.randomize must be a tuple of strings, got {entries!r}")
+    object.__setattr__(config, "randomize", tuple(entries))
+    if not entries:
+        return
+    from continuous_cartpole.randomization import Randomization  # numpy: only when there is something to check
+
+    try:
+        Randomization.of(parse_randomize(config.randomize))
+    except ValueError as error:
+        raise ValueError(f"{type(config).__name__}.randomize: {error}") from None
+
+
 @dataclass(frozen=True)
 class ARSConfig:
     """Augmented Random Search; see ``baselines.ars`` for the algorithm and the notebook's settings."""
@@ -103,6 +148,8 @@ class ARSConfig:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per episode (the final test is nominal)
+    randomize: tuple[str, ...] = ()
     n_directions: int = 8  # N: directions sampled per iteration
     top_b: int | None = 4  # b: best directions used in the update; None = all N (V1/V2 instead of V1-t/V2-t)
     noise_std: float = 0.3  # nu: perturbation scale
@@ -119,6 +166,7 @@ class ARSConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "n_directions": 1, "episodes_per_direction": 1})
+        check_randomize(self)
         envs = max_parallel_envs(TORCH_ENV_BYTES)
         check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "n_directions": envs, "episodes_per_direction": envs})
         check_memory(
@@ -158,6 +206,8 @@ class ReinforceConfig:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per episode (the final test is nominal)
+    randomize: tuple[str, ...] = ()
     episodes_per_update: int = 16  # episodes played in parallel for one gradient step
     learning_rate: float = 1e-2  # Adam step size
     gamma: float = 0.99  # discount of the reward-to-go
@@ -169,6 +219,7 @@ class ReinforceConfig:
 
     def __post_init__(self) -> None:
         check_integer_fields(self, {**COMMON_INTEGER_MINIMUMS, "episodes_per_update": 1, "hidden_size": 1})
+        check_randomize(self)
         check_maximums(self, {**COMMON_INTEGER_MAXIMUMS, "episodes_per_update": max_parallel_envs(TORCH_ENV_BYTES)})
         # The loss keeps every step's hidden activations (float32, with their gradients) until the update.
         steps = self.episodes_per_update * REINFORCE_EPISODE_STEPS
@@ -206,6 +257,8 @@ class SB3Config:
     eval_episodes: int = EVAL_EPISODES  # deterministic episodes per curve evaluation (>= 20)
     stop_when_solved: bool = True  # stop at the first confirmed solve
     progress: bool = False  # show a progress bar
+    # domain randomization: NAME=LOW:HIGH[:uniform|log-uniform], drawn per episode (the final test is nominal)
+    randomize: tuple[str, ...] = ()
     # SB3 constructor arguments replacing the table's (baselines/sb3_hyperparams.py): a dict, or a JSON object's text
     hyperparams: str | dict[str, Any] = ""
     # What ``hyperparams`` go on top of: "table" (the table's entry) or "sb3" (SB3's own defaults, as
@@ -218,6 +271,7 @@ class SB3Config:
         if not self.ALGO:
             raise TypeError("use one of the algorithm configs (PPOConfig, A2CConfig, ...), not SB3Config itself")
         check_integer_fields(self, COMMON_INTEGER_MINIMUMS)
+        check_randomize(self)
         check_maximums(self, COMMON_INTEGER_MAXIMUMS)
         if self.hyperparams_base not in HYPERPARAMS_BASES:
             raise ValueError(f"{type(self).__name__}.hyperparams_base must be one of {HYPERPARAMS_BASES}")

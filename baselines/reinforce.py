@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.configs import ReinforceConfig
+from baselines.configs import ReinforceConfig, randomize_kwargs
 from baselines.devices import resolve_device
 from baselines.training import TrainingDiverged, TrainingMonitor, TrainResult
 from continuous_cartpole.registration import registered_id
@@ -235,7 +235,9 @@ def _statistics(
 def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> TrainResult:
     device = resolve_device(config.device)
     env_id = registered_id(config.env_id)
-    envs = make_torch_vector_env(env_id, config.episodes_per_update, device=device, validate_actions=False)
+    envs = make_torch_vector_env(
+        env_id, config.episodes_per_update, device=device, validate_actions=False, **randomize_kwargs(config)
+    )
     if config.notebook_linear and not envs.continuous:
         raise ValueError(f"notebook_linear is an option of the continuous policy; {env_id} is discrete")
     init_seed, env_seed, sample_seed = np.random.SeedSequence(config.seed).generate_state(3)

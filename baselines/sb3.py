@@ -36,7 +36,16 @@ from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule
 
 from baselines import tensorboard_log as tensorboard
 from baselines.configs import SB3_CONFIGS as CONFIGS
-from baselines.configs import A2CConfig, DQNConfig, PPOConfig, SACConfig, SB3ARSConfig, SB3Config, TD3Config
+from baselines.configs import (
+    A2CConfig,
+    DQNConfig,
+    PPOConfig,
+    SACConfig,
+    SB3ARSConfig,
+    SB3Config,
+    TD3Config,
+    randomize_kwargs,
+)
 from baselines.devices import resolve_device
 from baselines.env_checks import check_env_for_training
 from baselines.runs import RunError
@@ -309,7 +318,8 @@ def train(config: SB3Config, monitor: TrainingMonitor | None = None) -> TrainRes
     if monitor is None:
         monitor = TrainingMonitor.from_config(config)
     hyperparams = config.sb3_hyperparams
-    envs = make_vec_env(env_id, n_envs=int(hyperparams.get("n_envs", 1)), seed=config.seed)
+    n_envs = int(hyperparams.get("n_envs", 1))
+    envs = make_vec_env(env_id, n_envs=n_envs, seed=config.seed, env_kwargs=randomize_kwargs(config) or None)
     try:
         model = build_model(algo, hyperparams, envs, config.seed, device)
         if monitor.scalars is not None:  # SB3's own statistics go to the run's TensorBoard writer too

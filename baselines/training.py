@@ -15,6 +15,8 @@ The protocol, for ours and SB3's alike:
 - best: the policy with the highest confirmation mean (SB3's ``EvalCallback`` keeps ``best_model`` the same way);
   until a confirmation has run, the latest policy;
 - test: every run ends with ``TEST_EPISODES`` episodes of the best policy on held-out start states;
+- physics: a run trained with ``randomize`` has its curve evaluations and confirmations drawn from the same ranges
+  (each evaluation env from its own seed), so "solved" and "best" judge what it trains for; the test is nominal;
 - stop: ``stop_when_solved`` stops at the first confirmed solve, or with ``until_perfect`` (ARS's and REINFORCE's
   default) at the first confirmation in which every episode lasts the whole time limit. Policies stopped at the
   first passing confirmation still dropped the pole on a few start states (REINFORCE down to 474.9 on an
@@ -34,7 +36,7 @@ import numpy as np
 
 from baselines import tensorboard_log as tensorboard
 from baselines.algorithms import BEST, LAST
-from baselines.configs import EVAL_EPISODES
+from baselines.configs import EVAL_EPISODES, randomize_kwargs
 from baselines.evaluation import NonFiniteActions, Policy, evaluate_episodes
 from continuous_cartpole.registration import registered_id
 
@@ -143,6 +145,7 @@ class TrainingMonitor:
         progress: bool = False,
         until_perfect: bool = False,
         scalars: Any | None = None,
+        eval_env_kwargs: dict[str, Any] | None = None,
     ) -> None:
         if eval_episodes < EVAL_EPISODES:
             raise ValueError(f"eval_episodes must be at least {EVAL_EPISODES}, got {eval_episodes}")
@@ -165,6 +168,9 @@ class TrainingMonitor:
         self.until_perfect = until_perfect
         self.on_evaluation = on_evaluation
         self.scalars = scalars  # a TensorBoard SummaryWriter, or None
+        # env keywords of the curve evaluations and confirmations: a randomized run's training physics, so that its
+        # "solved" and best checkpoint are judged on what it trains for; the held-out test is always nominal
+        self.eval_env_kwargs = eval_env_kwargs
         self.history: list[EvalRecord] = []
         self.solved: EvalRecord | None = None
         self.best: EvalRecord | None = None  # the evaluation whose confirmation has the highest mean
@@ -177,7 +183,7 @@ class TrainingMonitor:
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> TrainingMonitor:
         """A monitor from the fields every algorithm config starts with (``env_id`` ... ``progress``), and
-        ``until_perfect`` where the config has it (ARS)."""
+        ``until_perfect`` where the config has it (ARS), and ``randomize`` (its physics for the evaluations)."""
         return cls(
             config.env_id,
             config.seed,
@@ -187,6 +193,7 @@ class TrainingMonitor:
             stop_when_solved=config.stop_when_solved,
             progress=config.progress,
             until_perfect=getattr(config, "until_perfect", False),
+            eval_env_kwargs=randomize_kwargs(config) or None,
             **kwargs,
         )
 
@@ -231,11 +238,11 @@ class TrainingMonitor:
         if bad:
             raise _diverged(self.env_steps, f"the policy's {', '.join(bad)} became NaN or infinite")
         seed = curve_seed(self.seed, len(self.history), self.eval_episodes)
-        returns, lengths = self._episodes(policy, self.eval_episodes, seed)
+        returns, lengths = self._episodes(policy, self.eval_episodes, seed, self.eval_env_kwargs)
         confirmation = None
         if returns.mean() >= self.reward_threshold:
             seed = confirmation_seed(self.seed, len(self.confirmations))
-            confirmation = ReturnStats.of(self._returns(policy, CONFIRM_EPISODES, seed))
+            confirmation = ReturnStats.of(self._returns(policy, CONFIRM_EPISODES, seed, self.eval_env_kwargs))
         record = EvalRecord(self.env_steps, self.elapsed(), float(returns.mean()), float(returns.std()), confirmation)
         self.history.append(record)
         is_best = self._update_best(record, policy)
@@ -274,12 +281,16 @@ class TrainingMonitor:
         self.best_policy = copy.deepcopy(policy)  # training goes on updating the policy in place
         return True
 
-    def _returns(self, policy: Policy, episodes: int, seed: int) -> np.ndarray:
-        return self._episodes(policy, episodes, seed)[0]
+    def _returns(
+        self, policy: Policy, episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        return self._episodes(policy, episodes, seed, env_kwargs)[0]
 
-    def _episodes(self, policy: Policy, episodes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _episodes(
+        self, policy: Policy, episodes: int, seed: int, env_kwargs: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         try:
-            return evaluate_episodes(policy, self.env_id, episodes, seed)
+            return evaluate_episodes(policy, self.env_id, episodes, seed, env_kwargs=env_kwargs)
         except NonFiniteActions as error:
             raise _diverged(self.env_steps, str(error)) from error
 

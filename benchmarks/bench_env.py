@@ -1,13 +1,14 @@
 """Speed of our envs against Gymnasium's CartPole, measured in one run on the same machine.
 
-    python benchmarks/bench_env.py [--reps 7] [--quick] [--cpu-time]
+    python benchmarks/bench_env.py [--reps 7] [--quick] [--cpu-time] [--swingup-only]
 
 Prints medians over repetitions and the ratios ours / Gymnasium: the time of one ``gym.make`` env step (lower is
 better) and the vector envs' env-steps per second at N = 4096 and 65536 (higher is better); then the swing-up vector
 envs' time per env step against the balance env with the same actions, in the same run (the target: at most 1.3),
 and the default env with per-sub-env parameter arrays and with domain randomization against the default's step
 (the cost of physics as data; lower is better). Every repetition times all of them one after the other, and a ratio
-is the median of the per-repetition ratios.
+is the median of the per-repetition ratios. ``--swingup-only`` times just the swing-up envs and their balance
+references (a few seconds).
 """
 
 from __future__ import annotations
@@ -97,6 +98,11 @@ def main() -> None:
     parser.add_argument(
         "--cpu-time", action="store_true", help="time this process's CPU time, which a loaded machine disturbs less"
     )
+    parser.add_argument(
+        "--swingup-only",
+        action="store_true",
+        help="time only the swing-up vector envs and the balance envs they are compared with",
+    )
     args = parser.parse_args()
     clock = time.process_time if args.cpu_time else time.perf_counter
     scale = 0.2 if args.quick else 1.0
@@ -106,10 +112,16 @@ def main() -> None:
         f"{'CPU' if args.cpu_time else 'wall-clock'} time\n"
     )
 
-    steps = int(20_000 * scale)
+    if not args.swingup_only:
+        single_step_table(int(20_000 * scale), args.reps, clock)
+    vector_tables(scale, args.reps, clock, args.swingup_only)
+
+
+def single_step_table(steps: int, reps: int, clock: Callable[[], float]) -> None:
+    """Print the time of one gym.make env step, ours against CartPole-v1."""
     reference = "CartPole-v1"
     times = interleaved_seconds(
-        {env_id: single_steps(env_id, steps) for env_id in (reference, *BALANCE_IDS, *SWINGUP_IDS)}, args.reps, clock
+        {env_id: single_steps(env_id, steps) for env_id in (reference, *BALANCE_IDS, *SWINGUP_IDS)}, reps, clock
     )
     print("| one gym.make step | us/step | ours / CartPole-v1 (lower is better) |")
     print("|---|---|---|")
@@ -120,6 +132,10 @@ def main() -> None:
             f"{median_ratio(seconds, times[reference]):.2f} |"
         )
 
+
+def vector_tables(scale: float, reps: int, clock: Callable[[], float], swingup_only: bool) -> None:
+    """Print the vector envs' rates against Gymnasium's, the swing-up's cost against the balance's and the cost of
+    physics as data; with ``swingup_only`` only the swing-up's (its balance references are the float32 defaults)."""
     vector_table = ["| vector env | N | M env-steps/s | ours / Gymnasium CartPoleVectorEnv (higher is better) |"]
     vector_table.append("|---|---|---|---|")
     swingup_table = ["| swing-up vector env | N | M env-steps/s | time per env step / balance's (target <= 1.3) |"]
@@ -128,20 +144,22 @@ def main() -> None:
     data_table.append("|---|---|---|")
     for num_envs in (4096, 65536):
         steps = max(10, int(scale * 4e7 / num_envs / 20))
-        runs = {"Gymnasium CartPoleVectorEnv": vector_steps(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps)}
+        runs = {}
+        if not swingup_only:
+            runs["Gymnasium CartPoleVectorEnv"] = vector_steps(GymnasiumCartPoleVectorEnv(num_envs=num_envs), steps)
         for env_id, continuous in BALANCE_IDS.items():
-            for dtype in (np.float32, np.float64):  # float32 is the default of gym.make_vec
+            for dtype in (np.float32,) if swingup_only else (np.float32, np.float64):  # float32: make_vec's default
                 label = f"{env_id} ({np.dtype(dtype).name} state{', default' if dtype is np.float32 else ''})"
                 runs[label] = vector_steps(
                     CartPoleVectorEnv(num_envs=num_envs, continuous=continuous, dtype=dtype), steps
                 )
         for env_id in SWINGUP_IDS:  # the registered settings (tau 0.01), float32 state: gym.make_vec's default
             runs[env_id] = vector_steps(gym.make_vec(env_id, num_envs=num_envs), steps)
-        arrays, randomized = PHYSICS_AS_DATA
-        runs[arrays] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, **per_sub_env_params(num_envs)), steps)
-        runs[randomized] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, randomize=RANDOMIZE), steps)
-        times = interleaved_seconds(runs, args.reps, clock)
-        reference_times = times["Gymnasium CartPoleVectorEnv"]
+        if not swingup_only:
+            arrays, randomized = PHYSICS_AS_DATA
+            runs[arrays] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, **per_sub_env_params(num_envs)), steps)
+            runs[randomized] = vector_steps(CartPoleVectorEnv(num_envs=num_envs, randomize=RANDOMIZE), steps)
+        times = interleaved_seconds(runs, reps, clock)
         for label, seconds in times.items():
             rate = num_envs * steps / statistics.median(seconds)
             if label in SWINGUP_IDS:
@@ -151,15 +169,15 @@ def main() -> None:
                     f"| {label} | {num_envs} | {rate / 1e6:.1f} | {median_ratio(seconds, balance_times):.2f} |"
                 )
                 continue
+            if swingup_only:
+                continue  # a balance reference, not reported itself
             if label in PHYSICS_AS_DATA:
                 cost = median_ratio(seconds, times["ContinuousCartPole-v0 (float32 state, default)"])
                 data_table.append(f"| {label} | {num_envs} | {cost:.2f} |")
             # a rate ratio is the inverse time ratio
-            ratio = 1 / median_ratio(seconds, reference_times)
+            ratio = 1 / median_ratio(seconds, times["Gymnasium CartPoleVectorEnv"])
             vector_table.append(f"| {label} | {num_envs} | {rate / 1e6:.1f} | {ratio:.2f} |")
-    print("\n" + "\n".join(vector_table))
-    print("\n" + "\n".join(swingup_table))
-    print("\n" + "\n".join(data_table))
+    print("\n" + "\n".join(swingup_table if swingup_only else (*vector_table, "", *swingup_table, "", *data_table)))
 
 
 if __name__ == "__main__":

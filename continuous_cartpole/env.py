@@ -115,7 +115,7 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
     kinematics_integrator="euler"`` (or ``"semi-implicit euler"``), ``failure_reward=0.0``. All are validated: a
     value outside its range (see ``CartPoleParams``) raises a ``ValueError`` naming it, an unknown keyword a
     ``TypeError`` in Python's wording ("got an unexpected keyword argument ...") with the valid names.
-    ``randomize={"length": (0.25, 1.0), ...}`` (balance) draws those parameters anew at every reset from the env's
+    ``randomize={"length": (0.25, 1.0), ...}`` (every task) draws those parameters anew at every reset from the env's
     seeded ``np_random`` (see ``continuous_cartpole.randomization``); ``env.unwrapped.params`` holds the values in
     force and the observation space holds the observations of every draw.
     With ``theta_threshold_radians=12 degrees`` and ``failure_reward=1.0``, ``DiscreteCartPole-v0`` reproduces
@@ -174,9 +174,11 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         if self.task.swingup:  # real time: one frame per step of the swing-up's tau (100 fps at 0.01 s)
             self.metadata = {**self.metadata, "render_fps": max(1, round(1 / self.params.tau))}
         self.action_space = action_space(self.continuous, self.task)
-        self.randomize = randomization_for(self.task, randomize, physics)
+        self.randomize = randomization_for(randomize, physics)
         self._bounding = self.randomize.bounding(self.params) if self.randomize else self.params
-        self.observation_space = observation_space(self._bounding, self.task)  # holds the observations of every draw
+        self.observation_space = observation_space(
+            self._bounding, self.task, self.randomize.limits if self.randomize else None
+        )  # holds the observations of every draw
 
         self.state: tuple[float, float, float, float] | None = None
         self.force_fraction = 0.0  # last applied force / force_mag, for the arrow

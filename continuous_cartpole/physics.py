@@ -247,18 +247,19 @@ def step_state(
     force: T,
     xp: ModuleType,
     out: tuple[T, T, T, T] | None = None,
+    trig: tuple[T, T] | None = None,
 ) -> tuple[T, T, T, T]:
     """One integration step of ``(x, x_dot, theta, theta_dot)`` under a horizontal ``force`` on the cart.
 
     ``xp`` is the module providing ``cos`` and ``sin`` for the arrays given: ``math``, ``numpy`` or ``torch``.
     ``out`` (arrays or tensors only) receives the new state through ``xp.add(..., out=)``; it may be ``state``
     itself, updated in place without copies: every old value is read before the variable it belongs to is written.
+    ``trig``: ``(xp.cos(theta), xp.sin(theta))`` when the caller has them already (the swing-up observes them).
     See Florian (2007), "Correct equations for the dynamics of the cart-pole system".
     """
     x, x_dot, theta, theta_dot = state
     polemass_length, total_mass = params.polemass_length, params.total_mass  # read once: used 5 times
-    costheta = xp.cos(theta)
-    sintheta = xp.sin(theta)
+    costheta, sintheta = (xp.cos(theta), xp.sin(theta)) if trig is None else trig
     temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
     thetaacc = (params.gravity * sintheta - costheta * temp) / (
         params.length * (4.0 / 3.0 - params.masspole * (costheta * costheta) / total_mass)

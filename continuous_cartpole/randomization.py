@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import numpy as np
 
 from continuous_cartpole.physics import NUMERIC_FIELDS, ArrayConstants, CartPoleParams
-from continuous_cartpole.tasks import Task
 
 T = TypeVar("T")  # an ndarray or a tensor
 
@@ -132,7 +131,16 @@ class Randomization:
         """Refuse a parameter given both a value and a range."""
         both = [name for name in self.names if name in physics]
         if both:
-            raise ValueError(f"{', '.join(both)} given both as a value and in randomize; pass one of the two")
+            # the registered swing-up ids set tau themselves (dm_control's 0.01): only the env classes take its range
+            hint = "; the swing-up ids set tau=0.01: randomize tau with CartPoleEnv(task='swingup', ...) or "
+            hint += "CartPoleVectorEnv(n, task='swingup', ...)" if "tau" in both else ""
+            raise ValueError(f"{', '.join(both)} given both as a value and in randomize; pass one of the two{hint}")
+
+    @property
+    def limits(self) -> dict[str, tuple[float, float]]:
+        """``{name: (low, high)}``: what the swing-up's observation bounds are proven over
+        (``tasks.observation_high``)."""
+        return {r.name: (r.low, r.high) for r in self.ranges}
 
     def bounding(self, params: CartPoleParams) -> CartPoleParams:
         """``params`` with the randomized values that give the widest observation bounds, which hold every draw."""
@@ -249,14 +257,9 @@ def _operand(name: str, drawn: tuple[str, ...], params: CartPoleParams) -> int |
     return drawn.index(name) if name in drawn else getattr(params, name)
 
 
-def randomization_for(task: Task, spec: Any, physics: Mapping[str, Any]) -> Randomization | None:
-    """The validated ``randomize`` argument of an env of ``task`` given the ``physics`` keywords, or None."""
+def randomization_for(spec: Any, physics: Mapping[str, Any]) -> Randomization | None:
+    """The validated ``randomize`` argument of an env given its ``physics`` keywords, or None."""
     randomization = Randomization.of(spec)
     if randomization:
-        if task.swingup:
-            raise ValueError(
-                "randomize works on the balance tasks only: the swing-up's observation bounds are not yet proven "
-                "over ranges of parameters; pass per-sub-env arrays to gym.make_vec instead"
-            )
         randomization.check_not_set(physics)
     return randomization

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from gymnasium import spaces
 
@@ -17,7 +19,10 @@ def action_space(continuous: bool, task: Task = BALANCE) -> spaces.Space:
     return spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous else spaces.Discrete(task.discrete_actions)
 
 
-def observation_space(params: CartPoleParams, task: Task = BALANCE) -> spaces.Box:
-    """float32 observations within the task's ``observation_high``, finite and symmetric."""
-    high = np.array(observation_high(task, params), dtype=np.float32)
+def observation_space(
+    params: CartPoleParams, task: Task = BALANCE, ranges: Mapping[str, tuple[float, float]] | None = None
+) -> spaces.Box:
+    """float32 observations within the task's ``observation_high`` (over the randomized ``ranges``), finite and
+    symmetric."""
+    high = np.array(observation_high(task, params, ranges), dtype=np.float32)
     return spaces.Box(-high, high, dtype=np.float32)

@@ -12,13 +12,14 @@ starts hanging down, the angle never fails, the episode ends when the cart leave
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, TypeVar
 
 import numpy as np
 
-from continuous_cartpole.physics import ArrayConstants, CartPoleParams, has_left_bounds
+from continuous_cartpole.physics import NUMERIC_FIELDS, ArrayConstants, CartPoleParams, has_left_bounds
 
 T = TypeVar("T")  # a float, an ndarray or a tensor
 
@@ -89,8 +90,14 @@ def spin_limit(params: CartPoleParams | ArrayConstants) -> Any:
     return math.pi / params.tau
 
 
-def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
+def observation_high(
+    task: Task, params: CartPoleParams, ranges: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, ...]:
     """Finite bounds that hold every observation of an episode, the terminal one included.
+
+    ``ranges`` (swing-up): ``{name: (low, high)}`` of parameters drawn anew at every reset (domain randomization);
+    the bounds then hold for every parameter set inside those ranges. The balance task's callers pass the ranges'
+    worst ends in ``params`` instead (``Randomization.bounding``).
 
     Balance: ``params.observation_high`` (see there). Swing-up, proven for both integrators: let ``L = max(
     x_threshold, 0.1)`` (0.1 bounds the start state's |x|, |x_dot| and |angle_dot|) and ``a_x``, ``a_theta`` the
@@ -105,29 +112,66 @@ def observation_high(task: Task, params: CartPoleParams) -> tuple[float, ...]:
 
     and |cos|, |sin| <= 1. The bounds get 0.1% room for rounding. At the swing-up's defaults (tau 0.01): 7.69 m,
     577 m/s, 387 rad/s.
+
+    Over ranges (interval arithmetic): the physics holds a sub-env's parameters fixed for an episode, so each
+    episode obeys the bounds above at its own parameters. Every bound is a sum, product and quotient of positive
+    terms, each increasing in its numerators and decreasing in its denominators; evaluating each occurrence of a
+    parameter at its worst end (numerators at the high end, denominators at the low end: spin_limit = pi / tau at
+    the lowest tau, the tau factors at the highest, the total mass from the lowest masses, the pole's length at
+    its lowest in the denominator and highest as a lever arm, |gravity| at the larger end) gives a number at
+    least as large as the bound at any parameter set inside the ranges. The accelerations are written so that a
+    parameter occurs as few times as it can: a_theta <= (|gravity| + force_mag / total_mass) / (length lever) +
+    share spin_limit^2 / lever and a_x <= force_mag / total_mass + share length (spin_limit^2 + a_theta), with
+    share = masspole / total_mass and lever = 4/3 - share (polemass_length = share total_mass length). The share
+    is taken exactly: it grows with masspole and falls with masscart, so its largest value is at the heaviest pole
+    on the lightest cart, below 1, and lever stays above 1/3.
+    Every term is then finite for every range inside ``PARAMETER_RANGES`` (the widest ranges give about 1e12 m/s,
+    far below float32's 3e38), so no range needs refusing. Parameters drawn in float32 may sit an ulp (6e-8
+    relative) outside their range, well inside the 0.1% room.
     """
     if not task.swingup:
         return params.observation_high
-    omega = spin_limit(params)
-    temp = (params.force_mag + params.polemass_length * omega * omega) / params.total_mass
-    # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total)
-    theta_acc = (abs(params.gravity) + temp) / (params.length * (4.0 / 3.0 - params.masspole / params.total_mass))
-    x_acc = temp + params.polemass_length * theta_acc / params.total_mass
-    reach, tau = np.maximum(params.x_threshold, _START_LIMIT), params.tau
-    x_high = 3 * reach + tau * tau * x_acc
-    speed_high = 2 * reach / tau + 2 * tau * x_acc
-    spin_high = omega + tau * theta_acc
+    low, high = _ends(params, ranges or {})
+    omega = math.pi / low["tau"]  # spin_limit at the lowest tau
+    push = high["force_mag"] / (low["masspole"] + low["masscart"])  # force / total_mass
+    pole_share = high["masspole"] / (high["masspole"] + low["masscart"])  # masspole / total_mass at its largest
+    # the denominator of the pole's acceleration is smallest upright or hanging: length (4/3 - masspole / total);
+    # polemass_length / (total_mass length) = pole_share, so the spin term holds no length
+    lever = 4.0 / 3.0 - pole_share
+    theta_acc = (np.maximum(abs(low["gravity"]), abs(high["gravity"])) + push) / (low["length"] * lever)
+    theta_acc = theta_acc + pole_share * omega * omega / lever
+    # temp + polemass_length theta_acc / total_mass, with polemass_length / total_mass = pole_share length
+    x_acc = push + pole_share * high["length"] * (omega * omega + theta_acc)
+    reach, tau_low, tau_high = np.maximum(high["x_threshold"], _START_LIMIT), low["tau"], high["tau"]
+    x_high = 3 * reach + tau_high * tau_high * x_acc
+    speed_high = 2 * reach / tau_low + 2 * tau_high * x_acc
+    spin_high = omega + tau_high * theta_acc
     # per cart-pole of a batch of parameters (arrays), then the largest
     x_high, speed_high, spin_high = (float(np.max(_ROUNDING_ROOM * bound)) for bound in (x_high, speed_high, spin_high))
     return x_high, speed_high, 1.0, 1.0, spin_high
 
 
-def observation_rows(task: Task, state: tuple[T, T, T, T], xp: ModuleType) -> tuple[T, ...]:
-    """The observation's variables (rows of a batch) from the state ``(x, x_dot, angle, angle_dot)``."""
+def _ends(params: CartPoleParams, ranges: Mapping[str, tuple[float, float]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The low and high end of every numeric parameter: its ``ranges`` entry, else its value (a number or array)."""
+    values = {name: getattr(params, name) for name in NUMERIC_FIELDS}
+    low = values | {name: bounds[0] for name, bounds in ranges.items()}
+    high = values | {name: bounds[1] for name, bounds in ranges.items()}
+    return low, high
+
+
+def observation_rows(
+    task: Task, state: tuple[T, T, T, T], xp: ModuleType, trig_out: tuple[T, T] | None = None
+) -> tuple[T, ...]:
+    """The observation's variables (rows of a batch) from the state ``(x, x_dot, angle, angle_dot)``.
+
+    ``trig_out`` (arrays only, optional): two arrays that receive the swing-up's cos and sin of the angle.
+    """
     if not task.swingup:
         return state
     x, x_dot, theta, theta_dot = state
-    return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
+    if trig_out is None:
+        return x, x_dot, xp.cos(theta), xp.sin(theta), theta_dot
+    return x, x_dot, xp.cos(theta, out=trig_out[0]), xp.sin(theta, out=trig_out[1]), theta_dot
 
 
 def has_ended(task: Task, params: CartPoleParams | ArrayConstants, state: tuple[T, T, T, T], spin: Any = None) -> T:

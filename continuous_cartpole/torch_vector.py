@@ -340,7 +340,7 @@ class TorchCartPoleVectorEnv(VectorEnv):
         if params.batch_shape not in ((), (self.num_envs,)):
             raise ValueError(f"parameter arrays must have shape (num_envs,) = ({num_envs},), got {params.batch_shape}")
         self.task = Task(task)
-        self.randomize = randomization_for(self.task, randomize, physics_kwargs)
+        self.randomize = randomization_for(randomize, physics_kwargs)
         self.autoreset_mode = resolve_autoreset_mode(autoreset_mode)
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         self.continuous = require_bool("continuous", continuous)
@@ -354,7 +354,9 @@ class TorchCartPoleVectorEnv(VectorEnv):
         self._bounding = self.randomize.bounding(params) if self.randomize else params
         self.single_action_space = action_space(self.continuous, self.task)
         # holds the observations of every draw
-        self.single_observation_space = observation_space(self._bounding, self.task)
+        self.single_observation_space = observation_space(
+            self._bounding, self.task, self.randomize.limits if self.randomize else None
+        )
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
 

@@ -95,7 +95,7 @@ class CartPoleVectorEnv(VectorEnv):
 
     Physics as data: each physics keyword takes a number or an array of shape ``(num_envs,)``, and sub-env i steps
     with element i (with ``dtype=np.float64``, bit for bit a single env made with those values); the observation
-    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (balance tasks) draws those
+    bounds are the widest over the sub-envs. ``randomize={"length": (0.25, 1.0), ...}`` (every task) draws those
     parameters anew at every reset of a sub-env from the env's seeded ``np_random`` (see
     ``continuous_cartpole.randomization``). ``params`` holds the values in force (arrays where the sub-envs
     differ), ``get_attr("params")`` one ``CartPoleParams`` per sub-env, and ``set_attr("params", ...)`` takes one
@@ -151,7 +151,7 @@ class CartPoleVectorEnv(VectorEnv):
         self.max_episode_steps = max_episode_steps
         self.autoreset_mode = autoreset_mode
         params = CartPoleParams.from_keywords(physics)
-        self._randomization = randomization_for(self._task, randomize, physics)
+        self._randomization = randomization_for(randomize, physics)
         self.params = params  # also sets the observation spaces
         self.continuous = continuous  # also sets the action spaces
         if self.task.swingup:  # real time, as the single env (the median time step when the sub-envs differ)
@@ -230,13 +230,19 @@ class CartPoleVectorEnv(VectorEnv):
     @property
     def state(self) -> np.ndarray | None:
         """The (4, num_envs) state of the state dtype, one contiguous row per variable (x, x_dot, theta,
-        theta_dot); None before the first reset. Assigning an array of that shape sets it (as a copy)."""
+        theta_dot); None before the first reset. Assigning an array of that shape sets it (as a copy).
+
+        The array itself, which may be edited in place: from then on the swing-up computes the physics' cos and sin
+        itself instead of reusing its observation's, until a new state is assigned."""
+        self._trig_reusable = self._trig_current = False
         return self._state
 
     @state.setter
     def state(self, state: Any) -> None:
+        self._trig_reusable = True  # no one else holds the new array
+        self._trig_current = False
         if state is None:
-            self._state = self._rows = self._columns = None
+            self._state = self._rows = self._columns = self._trig = self._trig_rows = self._trig_columns = None
             return
         state = np.array(state, dtype=self.dtype, order="C")  # a copy: the env steps it in place
         if state.shape != (4, self.num_envs):
@@ -245,6 +251,16 @@ class CartPoleVectorEnv(VectorEnv):
         # Views made once: the step and the observations use them every time.
         self._rows = tuple(state)
         self._columns = [row[:, np.newaxis] for row in state]
+        # The swing-up's cos and sin of the angle: written by each observation of the whole state, read by the next
+        # step's physics while _trig_current says they belong to the state (see _integrate): a cos/sin pair less
+        # per step. The observation's columns are views of the state and of these, made once.
+        self._trig = self._trig_rows = self._trig_columns = None
+        if self._task.swingup:
+            self._trig = np.empty((2, self.num_envs), dtype=self.dtype)
+            self._trig_rows = tuple(self._trig)
+            rows = observation_rows(self._task, self._rows, np, trig_out=self._trig_rows)
+            self._trig_columns = [row[:, np.newaxis] for row in rows]
+            self._trig_current = True
 
     @property
     def task(self) -> Task:
@@ -272,8 +288,10 @@ class CartPoleVectorEnv(VectorEnv):
         randomization = self._randomization
         self._drawn = DrawnValues(params, randomization, self.num_envs, self.dtype) if randomization else None
         self._constants = constants = self._drawn.constants if self._drawn else ArrayConstants.of(params, self.dtype)
-        # the swing-up's spin limit in the state dtype: a 0-d array, or one per sub-env when tau differs
-        self._spin_limit = np.asarray(spin_limit(params), dtype=self.dtype)
+        # the swing-up's spin limit in the state dtype: a 0-d array, or one per sub-env when tau differs; None when
+        # tau is drawn at resets: has_ended then divides by each sub-env's tau in force
+        randomized_tau = randomization is not None and "tau" in randomization.names
+        self._spin_limit = None if randomized_tau else np.asarray(spin_limit(params), dtype=self.dtype)
         # the force of each discrete action: 0, 1 push left, right; the swing-up's 0, 1, 2 left, none, right
         levels = [-1.0, 0.0, 1.0] if self.task.swingup else [-1.0, 1.0]
         self._push_forces = np.array(levels, dtype=self.dtype)  # times force_mag...
@@ -281,7 +299,9 @@ class CartPoleVectorEnv(VectorEnv):
             self._push_forces *= constants.force_mag
         self._no_failure_reward = constants.failure_reward.ndim == 0 and constants.failure_reward == 0.0
         self._bounding = randomization.bounding(params) if randomization else params
-        self.single_observation_space = observation_space(self._bounding, self.task)  # bounds follow the thresholds
+        self.single_observation_space = observation_space(
+            self._bounding, self.task, randomization.limits if randomization else None
+        )  # bounds follow the thresholds
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.close_extras()  # the renderer's scale follows the track length: the next frame builds a new one
 
@@ -328,7 +348,7 @@ class CartPoleVectorEnv(VectorEnv):
             low_high = self._reset_low, self._reset_high  # unused by the swing-up's draw
         else:
             low_high = reset_bounds(options, self._bounding)
-        if mask is not None and self.state is None:
+        if mask is not None and self._state is None:
             raise gym.error.ResetNeeded("Call reset() without a reset_mask before resetting some sub-envs.")
         super().reset(seed=seed)
         self._reset_low, self._reset_high = low_high
@@ -341,9 +361,10 @@ class CartPoleVectorEnv(VectorEnv):
             self._warned_stepped_after_end = False
             mask = slice(None)
         else:
-            assert self.state is not None
+            assert self._state is not None
             indices = mask.nonzero()[0]
-            self.state.T[indices] = self._draw_states(indices.size)
+            self._state.T[indices] = self._draw_states(indices.size)
+            self._trig_current = False
             self._draw_params(indices)
         self.force[mask] = 0.0
         self._episode_start[mask] = self._clock
@@ -353,11 +374,11 @@ class CartPoleVectorEnv(VectorEnv):
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         force = self._forces(actions)
-        if self.state is None:
+        if self._state is None:
             raise gym.error.ResetNeeded("Call reset() before step().")
         if self.autoreset_mode == AutoresetMode.DISABLED and not self._warned_stepped_after_end:
             self._warn_if_stepping_ended_episodes()
-        state, task = self.state, self._task
+        state, task = self._state, self._task
         next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
         # The swing-up's observations and task rewards come with the physics, block by block (see _integrate); with
         # NEXT_STEP after its restarts instead (see _observe_all), which then need no observation of their own.
@@ -425,11 +446,16 @@ class CartPoleVectorEnv(VectorEnv):
         (the swing-up), it also writes the observations and returns the task's float32 rewards (else None).
         """
         task = self._task
+        trig = self._trig if self._trig_current else None  # the swing-up's cos and sin of the angle, if known
+        self._trig_current = False  # the angle changes now
         if self.num_envs <= BLOCK:  # one block: no slicing, no copy of the failure flags
             params = self._constants
             rows = self._rows
-            stepped = step_state(params, rows, force, np, out=rows)
-            reward = None if obs is None else np.asarray(self._observe(stepped, slice(None), obs), dtype=np.float32)
+            stepped = step_state(params, rows, force, np, out=rows, trig=None if trig is None else self._trig_rows)
+            if obs is None:
+                return has_ended(task, params, stepped, self._spin_limit), bool(np.isfinite(state).all()), None
+            reward = np.asarray(self._observe(None, obs), dtype=np.float32)
+            self._trig_current = self._trig_reusable
             return has_ended(task, params, stepped, self._spin_limit), bool(np.isfinite(state).all()), reward
         ended = np.empty(self.num_envs, dtype=bool)
         reward = None if obs is None else np.empty(self.num_envs, dtype=np.float32)
@@ -438,26 +464,37 @@ class CartPoleVectorEnv(VectorEnv):
             block = slice(start, start + BLOCK)
             params = self._constants.block(block)  # views of the per-sub-env arrays, which draws update in place
             rows = tuple(state[:, block])
-            stepped = step_state(params, rows, force[block], np, out=rows)
+            block_trig = None if trig is None else tuple(trig[:, block])
+            stepped = step_state(params, rows, force[block], np, out=rows, trig=block_trig)
             if reward is not None:
-                reward[block] = self._observe(stepped, block, obs)
-            spin = self._spin_limit[block] if self._spin_limit.ndim else self._spin_limit
+                reward[block] = self._observe(block, obs)
+            spin = self._spin_limit
+            if spin is not None and spin.ndim:
+                spin = spin[block]
             ended[block] = has_ended(task, params, stepped, spin)
             finite &= bool(np.isfinite(state[:, block]).all())
+        self._trig_current = reward is not None and self._trig_reusable
         return ended, finite, reward
 
-    def _observe(self, stepped: tuple[np.ndarray, ...], block: slice, obs: np.ndarray) -> np.ndarray:
-        """The swing-up's observations of one block of states, written into ``obs``, and their task rewards (cos
-        and sin computed once for both)."""
-        task = self._task
-        rows = observation_rows(task, stepped, np)
-        np.concatenate([row[:, np.newaxis] for row in rows], axis=1, out=obs[block], casting="same_kind")
+    def _observe(self, block: slice | None, obs: np.ndarray) -> np.ndarray:
+        """The swing-up's observations of the current state of the sub-envs ``block`` (None: all, through the views
+        made once), written into ``obs``, and their task rewards; the cos and sin go to ``_trig`` for the reward
+        and the next step's physics."""
+        assert self._state is not None and self._trig is not None and self._trig_columns is not None
+        if block is None:
+            state, trig, columns, out = self._rows, self._trig_rows, self._trig_columns, obs
+            fraction, force, force_mag = self._fraction, self.force, self._constants.force_mag
+        else:
+            state, trig, out = tuple(self._state[:, block]), tuple(self._trig[:, block]), obs[block]
+            fraction, force, force_mag = self._fraction[block], self.force[block], self._constants.force_mag
+            if force_mag.ndim:
+                force_mag = force_mag[block]
+        rows = observation_rows(self._task, state, np, trig_out=trig)
+        if block is not None:
+            columns = [row[:, np.newaxis] for row in rows]
+        np.concatenate(columns, axis=1, out=out, casting="same_kind")
         # the force fraction u of dm_control's small_control: the clipped action, or -1, 0, +1 (exact divisions)
-        force_mag = self._constants.force_mag
-        if force_mag.ndim:
-            force_mag = force_mag[block]
-        fraction = self._fraction[block] if self.continuous else self.force[block] / force_mag
-        return swingup_reward(task, rows, fraction, np)
+        return swingup_reward(self._task, rows, fraction if self.continuous else force / force_mag, np)
 
     def _restart_previously_done(self, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
         """NEXT_STEP: sub-envs whose episode ended on the last step start a new one now (the caller pays them 0.0);
@@ -478,13 +515,15 @@ class CartPoleVectorEnv(VectorEnv):
 
     def _observe_all(self, obs: np.ndarray) -> np.ndarray:
         """The swing-up's observations of the current state, written into ``obs``, and its float32 task rewards."""
-        assert self.state is not None
+        assert self._state is not None
         if self.num_envs <= BLOCK:  # the rewards as computed: no copy when the state is float32
-            return np.asarray(self._observe(tuple(self.state), slice(None), obs), dtype=np.float32)
-        reward = np.empty(self.num_envs, dtype=np.float32)
-        for start in range(0, self.num_envs, BLOCK):
-            block = slice(start, start + BLOCK)
-            reward[block] = self._observe(tuple(self.state[:, block]), block, obs)
+            reward = np.asarray(self._observe(None, obs), dtype=np.float32)
+        else:
+            reward = np.empty(self.num_envs, dtype=np.float32)
+            for start in range(0, self.num_envs, BLOCK):
+                block = slice(start, start + BLOCK)
+                reward[block] = self._observe(block, obs)
+        self._trig_current = self._trig_reusable
         return reward
 
     def _restart_done(self, done: np.ndarray, obs: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray]:
@@ -500,8 +539,9 @@ class CartPoleVectorEnv(VectorEnv):
         return {"final_obs": final_obs, "_final_obs": done, "final_info": {}, "_final_info": done.copy()}, ended
 
     def _restart(self, indices: np.ndarray) -> None:
-        assert self.state is not None
-        self.state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
+        assert self._state is not None
+        self._state.T[indices] = self._draw_states(indices.size)  # rows of 4, cast on assignment: one pass
+        self._trig_current = False
         self._draw_params(indices)
         self._episode_start[indices] = self._clock
         self.force[indices] = 0.0
@@ -564,7 +604,7 @@ class CartPoleVectorEnv(VectorEnv):
         if self.render_mode is None:
             gym.logger.warn('render() needs render_mode="rgb_array": gym.make_vec(..., render_mode="rgb_array")')
             return None
-        if self.state is None:
+        if self._state is None:
             raise gym.error.ResetNeeded("Call reset() before render().")
         params = self.params
         if self._renderer is None:
@@ -574,7 +614,7 @@ class CartPoleVectorEnv(VectorEnv):
         x_thresholds, lengths = (np.broadcast_to(v, (self.num_envs,)) for v in (params.x_threshold, params.length))
         frames = []
         for x, theta, fraction, x_threshold, length in zip(
-            self.state[0], self.state[2], self.force_fraction, x_thresholds, lengths, strict=True
+            self._state[0], self._state[2], self.force_fraction, x_thresholds, lengths, strict=True
         ):
             self._renderer.set_geometry(float(x_threshold), float(length))  # each sub-env to its own track and pole
             self._renderer.draw(float(x), float(theta), float(fraction) if self.continuous else None)

@@ -35,6 +35,7 @@ HELP_ARGVS = [
     ["train"],
     *(["train", name] for name in ALGORITHMS),
     ["evaluate"],
+    ["robustness"],
     ["compare"],
     ["plot"],
     ["render"],
@@ -46,6 +47,7 @@ ARGUMENT_ERRORS = [
     ["train", "reinforce", "--env", DISCRETE_ID, "--out", "unused", "--seed", "-1"],
     ["train", "ars", "--env", DISCRETE_ID, "--out", "unused", "--top-b", "9"],  # refused by ARSConfig itself
     ["evaluate"],
+    ["robustness", "unused", "--vary", "length=0.001:2:8", "--out", "unused"],  # outside the valid range
     ["compare", "--out", "unused", "--workers", "two"],
     ["plot", "a", "b"],
     ["render", "--episodes", "many"],

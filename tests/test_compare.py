@@ -39,6 +39,7 @@ from baselines.compare import (
 from baselines.compare import execute as compare_execute
 from baselines.compare import plan as compare_plan
 from baselines.compare import results as compare_results
+from baselines.compare.robustness import ROBUSTNESS_HEADING
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, _on_grid
 from baselines.runs import METRICS_FILE, SUMMARY_FILE
 
@@ -84,6 +85,12 @@ for env_id, flaw in (("CrashingCartPole-v0", "crash"), ("NumpyRewardCartPole-v0"
         gym.register(env_id, entry_point=FlawedCartPole, kwargs={"flaw": flaw}, max_episode_steps=500,
                      reward_threshold=475.0)
 """
+
+
+def torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -197,6 +204,32 @@ def test_other_settings_in_the_same_directory_are_refused(matrix_dir: Path, tmp_
     assert not (tmp_path / "new").exists()  # refused before anything was written
 
 
+def test_resuming_with_other_settings_names_both_and_the_fix(matrix_dir: Path) -> None:
+    before = (matrix_dir / COMPARE_FILE).read_bytes()
+    message = (
+        rf"holds a comparison with other settings \({COMPARE_FILE}: --quick --eval-every {EVAL_EVERY} "
+        rf"--eval-episodes 20 --device cpu; now: --quick --eval-every {EVAL_EVERY} --eval-episodes 20 --device auto\); "
+        "to resume it, run compare with its settings, or give this comparison its own --out"
+    )
+    with pytest.raises(CompareError, match=message):  # the device changes the numbers: CUDA runs are other runs
+        compare(matrix_dir, ALGOS, ENVS, 2, quick=True, device="auto", eval_every=EVAL_EVERY, progress=False)
+    assert (matrix_dir / COMPARE_FILE).read_bytes() == before
+
+
+@pytest.mark.skipif(torch_has_cuda(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_and_envs_no_run_can_train_on_are_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    args = ["compare", "--out", str(out), "--quick", "--no-progress"]
+    assert main([*args, "--device", "cuda"]) == 2
+    error = capsys.readouterr().err
+    assert "--device cuda: device 'cuda' asked for CUDA, but torch finds no usable CUDA GPU here" in error
+    assert main([*args, "--envs", "CartPole-v1"]) == 2  # ARS and REINFORCE train on continuous_cartpole's envs only
+    assert "ars cannot train on CartPole-v1: CartPole-v1 is not a continuous_cartpole env" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_plot_redraws_from_the_csv_files_alone(matrix_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     for name in (RESULTS_CSV, CURVES_CSV):
         shutil.copy(matrix_dir / name, tmp_path / name)
@@ -237,8 +270,8 @@ def test_markdown_reports_iqm_intervals_and_solve_rate_over_finished_runs() -> N
 
 
 def test_results_md_is_redrawn_from_results_csv_alone(matrix_dir: Path) -> None:
-    def table(text: str) -> list[str]:
-        return [line for line in text.splitlines() if line.startswith("| ")]
+    def table(text: str) -> list[str]:  # the main table: the robustness section comes from other files
+        return [line for line in text.split(ROBUSTNESS_HEADING)[0].splitlines() if line.startswith("| ")]
 
     settings = CompareSettings(quick=True, eval_every=EVAL_EVERY, eval_episodes=20)
     redrawn = format_markdown(read_results_csv(matrix_dir / RESULTS_CSV), settings, "any machine")

@@ -7,9 +7,11 @@ import argparse
 import inspect
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import continuous_cartpole  # noqa: F401  (registers the ids the zoo looks up)
@@ -21,6 +23,30 @@ from baselines.sb3_hyperparams import from_zoo_file
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_PPO = ROOT / "hyperparams" / "ppo.yml"
 CONTINUOUS_ID, DISCRETE_ID = "ContinuousCartPole-v0", "DiscreteCartPole-v0"
+
+
+@pytest.fixture(autouse=True)
+def undo_rl_zoo3_patches() -> Iterator[None]:
+    """Importing rl_zoo3 replaces Gymnasium's ``TimeLimit`` for the whole process (its ``gym_patches``): the wrapper
+    it puts in place reports ``truncated`` differently, which would change every later test's ``gym.make`` envs."""
+    import gymnasium.envs.registration
+    import gymnasium.wrappers
+    import gymnasium.wrappers.common
+
+    patched = [
+        (gymnasium.wrappers, "TimeLimit"),
+        (gymnasium.wrappers.common, "TimeLimit"),
+        (gymnasium.envs.registration, "TimeLimit"),  # absent until rl_zoo3 adds it
+        (np, "bool8"),  # absent from NumPy 2
+    ]
+    missing = object()
+    saved = [(owner, name, getattr(owner, name, missing)) for owner, name in patched]
+    yield
+    for owner, name, value in saved:
+        if value is not missing:
+            setattr(owner, name, value)
+        elif hasattr(owner, name):
+            delattr(owner, name)
 
 
 def zoo_entry(algo: str, env_id: str, config: Path | None, log_folder: Path) -> dict[str, Any]:

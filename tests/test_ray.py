@@ -16,7 +16,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,8 @@ from baselines.compare import (
     run_matrix,
 )
 from baselines.compare import plan as compare_plan
+from baselines.compare.ray_executor import TASK_TEMP_PREFIX
+from baselines.compare.robustness import ROBUSTNESS_CSV, ROBUSTNESS_PNG
 from baselines.plotting import CURVES_CSV, CURVES_PNG, RESULTS_CSV, STATISTICS_PNG
 from baselines.runs import METRICS_FILE, RUN_FILES, SUMMARY_FILE
 
@@ -66,6 +68,26 @@ LOOPBACK_RAY_CLI = (
 )
 
 
+# The same patch for every Python process that the tests start with this module's directory on PYTHONPATH (Python
+# imports `sitecustomize` at start-up): compare's own subprocess that joins the cluster first, and compare itself.
+LOOPBACK_SITECUSTOMIZE = """
+import ray._private.services as services
+import ray.util
+
+services.resolve_ip_for_localhost = lambda host: host
+ray.util.get_node_ip_address = lambda address=None: "127.0.0.1"  # where a local instance (--ray local) binds
+"""
+
+
+ORIGINAL_PYTHONPATH = os.environ.get("PYTHONPATH")
+
+
+def loopback_pythonpath(directory: Path) -> str:
+    directory.mkdir(exist_ok=True)
+    (directory / "sitecustomize.py").write_text(LOOPBACK_SITECUSTOMIZE, encoding="utf-8")
+    return os.pathsep.join(filter(None, [str(directory), ORIGINAL_PYTHONPATH]))
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -85,7 +107,7 @@ class Node:
         """Freeze every process of the node, then kill them all: a lost machine cleans nothing up.
 
         Ray starts each worker in a process group of its own, in the node's session: the session, and the node's
-        temp dir on a command line, find them all.
+        temp dirs on a command line (a task's reaper has a session of its own), find them all.
         """
         for sig in (signal.SIGSTOP, signal.SIGKILL, signal.SIGKILL):  # the last pass: anything started meanwhile
             for pid in self.processes():
@@ -98,7 +120,8 @@ class Node:
         for entry in Path("/proc").glob("[0-9]*"):
             pid = int(entry.name)
             try:
-                named = str(self.ray_temp).encode() in (entry / "cmdline").read_bytes()
+                cmdline = (entry / "cmdline").read_bytes()  # a task's reaper names its task's directory
+                named = str(self.ray_temp).encode() in cmdline or str(self.task_temp).encode() in cmdline
                 if named or os.getsid(pid) == self.process.pid:
                     found.append(pid)
             except OSError:  # ended meanwhile
@@ -107,8 +130,9 @@ class Node:
 
 
 class LoopbackCluster:
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, env: dict[str, str | None] | None = None) -> None:
         self.base = base
+        self.env = TEST_CLUSTER_ENV if env is None else env  # for the nodes; None removes a variable
         # Ray's sockets live under its temp dir, and a Unix socket path has at most 107 bytes: pytest's tmp_path
         # is too deep for that, so Ray's own files go to a short directory of their own.
         self.ray_temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp" if os.path.isdir("/tmp") else None))
@@ -129,7 +153,9 @@ class LoopbackCluster:
         command += ["--temp-dir", str(ray_temp), "--disable-usage-stats", "--block"]
         # No PYTHONPATH and a neutral working directory: the nodes get the package's code from the driver.
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-        env.update(TMPDIR=str(task_temp), **TEST_CLUSTER_ENV)
+        env.update(TMPDIR=str(task_temp), **{key: value for key, value in self.env.items() if value is not None})
+        for key in [key for key, value in self.env.items() if value is None]:
+            env.pop(key, None)
         log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115  (the node outlives this function)
         process = subprocess.Popen(
             command, cwd=self.base, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -172,6 +198,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluste
         patch.setattr("ray._private.services.resolve_ip_for_localhost", lambda host: host)
         for name, value in TEST_CLUSTER_ENV.items():
             patch.setenv(name, value)
+        patch.setenv("PYTHONPATH", loopback_pythonpath(cluster.base / "loopback"))
         try:
             cluster.add_node("head", head=True)
             cluster.add_node("worker")
@@ -212,21 +239,21 @@ def files_under(root: Path) -> set[str]:
 def test_node_with_other_library_versions_is_refused(
     cluster: LoopbackCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baselines import ray_backend
+    from baselines.compare import ray_executor
 
-    real = ray_backend.environment_fingerprint()
-    monkeypatch.setattr(ray_backend, "environment_fingerprint", lambda: {**real, "torch": "0.0.1"})  # driver only
+    real = ray_executor.environment_fingerprint()
+    monkeypatch.setattr(ray_executor, "environment_fingerprint", lambda: {**real, "torch": "0.0.1"})  # driver only
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     message = rf"^Ray node 127\.0\.0\.1 differs from this machine: torch {re.escape(real['torch'])} there, 0\.0\.1 here"
     with pytest.raises(CompareError, match=message):
-        ray_backend.run_matrix_on_ray(tmp_path, runs, SETTINGS, cluster.address, progress=False)
+        ray_executor.run_matrix_on_ray(tmp_path, runs, SETTINGS, cluster.address, progress=False)
     assert not ray.is_initialized()
     assert not (tmp_path / "runs").exists()
 
 
 @needs_ray
 def test_cuda_on_a_cluster_without_gpus_is_refused(cluster: LoopbackCluster, tmp_path: Path) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     with pytest.raises(CompareError, match=r"--device cuda needs a GPU, and the Ray cluster at .* has none"):
@@ -238,7 +265,7 @@ def test_cuda_on_a_cluster_without_gpus_is_refused(cluster: LoopbackCluster, tmp
 def test_matrix_survives_losing_a_node_and_matches_the_local_backend(
     cluster: LoopbackCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from baselines.ray_backend import TASK_TEMP_PREFIX, run_matrix_on_ray
+    from baselines.compare.ray_executor import TASK_TEMP_PREFIX, run_matrix_on_ray
 
     monkeypatch.setattr(compare_plan, "QUICK_BUDGETS", BUDGETS)
     runs, _ = plan_runs(ALGOS, ENVS, 2, quick=True)
@@ -305,13 +332,16 @@ def test_compare_cli_runs_on_the_cluster(cluster: LoopbackCluster, tmp_path: Pat
     assert (row["algo"], row["env_id"], row["seed"], row["status"]) == ("ars", ENVS[1], "0", "finished")
     assert int(row["solved_env_steps"]) > 0
     assert sorted(path.name for path in out.iterdir()) == sorted(
-        [COMPARE_FILE, "runs", RESULTS_CSV, CURVES_CSV, RESULTS_MD, CURVES_PNG, STATISTICS_PNG]
+        [
+            *(COMPARE_FILE, "runs", RESULTS_CSV, CURVES_CSV, RESULTS_MD, CURVES_PNG, STATISTICS_PNG),
+            *(ROBUSTNESS_CSV, ROBUSTNESS_PNG),
+        ]
     )
 
 
 @needs_ray
 def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
@@ -329,7 +359,7 @@ def test_unreachable_cluster_and_bad_address_give_one_line(tmp_path: Path, capsy
 
 
 def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from baselines.ray_backend import run_matrix_on_ray
+    from baselines.compare.ray_executor import run_matrix_on_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     runs, _ = plan_runs(["ars"], ENVS[:1], 1, quick=True)
@@ -338,7 +368,7 @@ def test_missing_ray_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_cpu_less_clusters_are_refused_and_auto_asks_for_a_gpu_only_where_there_are_some() -> None:
-    from baselines.ray_backend import gpus_per_task
+    from baselines.compare.ray_executor import gpus_per_task
 
     class Cluster:  # the part of the ray module that gpus_per_task reads
         def __init__(self, **resources: float) -> None:
@@ -365,5 +395,142 @@ def test_baselines_and_the_local_compare_never_import_ray(tmp_path: Path) -> Non
             print("ok")
     """
     (tmp_path / "script.py").write_text(textwrap.dedent(script), encoding="utf-8")
-    result = subprocess.run([sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": ORIGINAL_PYTHONPATH or ""}  # without the cluster fixture's sitecustomize
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "script.py")], capture_output=True, text=True, timeout=300, env=env
+    )
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
+
+
+def wait_for_line(path: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in (path.read_text(errors="replace") if path.exists() else ""):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{text!r} not in {path} after {timeout} s:\n{path.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.5)
+
+
+@needs_ray
+def test_readme_cluster_steps_work_after_ray_local_wrote_a_token(tmp_path: Path) -> None:
+    """The README's order on one machine, loopback only: `compare --ray local` (Ray 2.60 writes ~/.ray/auth_token),
+    then `ray start --head` (which turns token authentication on because that token exists), then
+    `compare --ray HEAD:PORT`, which must send the token; a wrong token is one line, and nothing is written."""
+    home, ray_temp = tmp_path / "home", Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env.update(HOME=str(home), RAY_TMPDIR=str(ray_temp), RAY_USAGE_STATS_ENABLED="0")
+    env.update(PYTHONPATH=loopback_pythonpath(tmp_path / "loopback"))
+    small = ["--quick", "--algos", "ars", "--envs", ENVS[1], "--seeds", "1", "--no-progress"]
+
+    def compare(ray: str, out: str, **extra_env: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "baselines", "compare", "--ray", ray, "--out", out, *small]
+        return subprocess.run(command, cwd=tmp_path, env={**env, **extra_env}, capture_output=True, text=True)
+
+    node_env = {"HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": None}  # Ray's default mode
+    cluster = LoopbackCluster(tmp_path / "cluster", env=node_env)
+    try:
+        local = compare("local", "results-local")
+        assert local.returncode == 0, local.stderr[-3000:]
+        assert (home / ".ray" / "auth_token").is_file()  # what the README's next steps meet
+        head = cluster.add_node("head", head=True)
+        wait_for_line(cluster.base / "head.log", "Ray runtime started", NODE_START_TIMEOUT_S)
+
+        wrong = compare(cluster.address, "results-wrong", RAY_AUTH_TOKEN="0" * 32)
+        assert wrong.returncode == 2, wrong.stderr[-3000:]
+        assert wrong.stderr.strip().splitlines() == [
+            f"cartpole-baselines compare: error: the Ray cluster at {cluster.address} refused this machine's token "
+            "(token authentication): copy the head's ~/.ray/auth_token here (or set RAY_AUTH_TOKEN to its content), "
+            "or start the cluster with RAY_AUTH_MODE=disabled on a trusted network"
+        ]
+        assert not (tmp_path / "results-wrong").exists()
+
+        on_cluster = compare(cluster.address, "results-cluster")
+        assert on_cluster.returncode == 0, on_cluster.stderr[-3000:]
+        [row] = read_csv(tmp_path / "results-cluster" / RESULTS_CSV)
+        assert (row["algo"], row["seed"], row["status"]) == ("ars", "0", "finished")
+        assert "InvalidAuthToken" not in on_cluster.stderr
+        assert head.process.poll() is None
+    finally:
+        cluster.close()
+        shutil.rmtree(ray_temp, ignore_errors=True)
+
+
+def own_processes(marker: str) -> list[int]:
+    """The processes whose command line or environment names ``marker`` (what a test started, and their children)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+@needs_ray
+def test_sigterm_and_sigkill_of_a_ray_compare_leave_no_task_directories(tmp_path: Path) -> None:
+    """`compare --ray local` (loopback): SIGTERM ends it as Ctrl-C does, exit code 143 and no Ray dump; SIGKILL
+    leaves no task directory behind either (each task's reaper removes it)."""
+    ray_temp, tasks = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")), tmp_path / "tasks"
+    tasks.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    env.update(HOME=str(tmp_path), RAY_TMPDIR=str(ray_temp), TMPDIR=str(tasks), RAY_USAGE_STATS_ENABLED="0")
+    env.update(PYTHONPATH=loopback_pythonpath(tmp_path / "loopback"))
+    args = ["--quick", "--algos", "reinforce", "--envs", ENVS[0], "--seeds", "2", "--no-progress"]
+    try:
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            out = tmp_path / f"out-{signum.name}"
+            command = [sys.executable, "-m", "baselines", "compare", "--ray", "local", "--out", str(out), *args]
+            driver = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+            started = wait_until(lambda d=driver: d.poll() is not None or any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 180)
+            assert started and driver.poll() is None, f"no task started:\n{driver.communicate()[1][-3000:]}"
+            driver.send_signal(signum)
+            _, stderr = driver.communicate(timeout=60)
+            if signum == signal.SIGTERM:
+                assert driver.returncode == 143, stderr[-3000:]
+                assert stderr.strip().splitlines()[-1] == "cartpole-baselines compare: terminated", stderr[-3000:]
+                assert not re.search(r"^\[\d{4}-\d\d-\d\d .*\] ", stderr, re.MULTILINE), stderr[-3000:]  # C++ logs
+                assert (out / RESULTS_CSV).is_file()  # an interrupted compare still writes its results
+            else:
+                assert driver.returncode == -signal.SIGKILL
+            # The instance, its workers and the tasks' reapers (all of them carry RAY_TMPDIR) end, then nothing is left.
+            assert wait_until(lambda: not own_processes(str(ray_temp)), 90), "the local Ray instance outlived compare"
+            assert wait_until(lambda: not any(tasks.glob(f"{TASK_TEMP_PREFIX}*")), 10), sorted(tasks.iterdir())
+    finally:
+        for pid in own_processes(str(ray_temp)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(ray_temp, ignore_errors=True)
+
+
+@needs_ray
+def test_an_address_where_something_else_answers_is_refused_within_the_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from baselines.compare.ray_executor import CONNECT_DEADLINE_S
+
+    with socket.socket() as server:  # a plain TCP server on loopback: accepts, never speaks Ray's protocol
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+        out = tmp_path / "out"
+        started = time.monotonic()
+        assert main(["compare", "--ray", address, "--out", str(out), "--quick", "--no-progress"]) == 2
+        elapsed = time.monotonic() - started
+    assert capsys.readouterr().err.splitlines() == [
+        f"cartpole-baselines compare: error: no Ray cluster answers at {address} within {CONNECT_DEADLINE_S:.0f} s "
+        "(something answers there, but not a Ray head, or the cluster's nodes are unreachable from here); start one "
+        "with `ray start --head --port 6379` (and `ray start --address HEAD_HOST:6379` on the others), or use --ray "
+        "local"
+    ]
+    assert elapsed < CONNECT_DEADLINE_S + 15  # planning the runs, then the deadline: not Ray's minutes
+    assert not out.exists() and not ray.is_initialized()

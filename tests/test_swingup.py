@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import continuous_cartpole
-from continuous_cartpole import CartPoleEnv, CartPoleParams
-from continuous_cartpole.physics import step_state
+from continuous_cartpole import CartPoleEnv, CartPoleParams, CartPoleVectorEnv
+from continuous_cartpole.physics import PARAMETER_RANGES, step_state
 from continuous_cartpole.tasks import Task, end_reason, observation_high, spin_limit
 
 SWINGUP_IDS = list(continuous_cartpole.SWINGUP_IDS)
@@ -348,6 +348,44 @@ def test_the_torch_env_matches_the_numpy_env_in_every_autoreset_mode(env_id, mod
     assert ends["terminated"] > num_envs and ends["truncated"] > 2
 
 
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+@pytest.mark.parametrize("block", [16384, 16])
+def test_the_vector_env_reuses_the_observed_cos_and_sin_only_while_they_are_the_states(mode, block, monkeypatch):
+    """The observation's cos and sin of the angle serve the next step's physics. Through autoresets, masked resets
+    and an edit of ``envs.state`` in place, every step equals that of an env whose state is assigned anew before
+    each step (which computes them from it), bit for bit; also block by block (``BLOCK`` 16: 40 envs in 3 blocks)."""
+    monkeypatch.setattr(continuous_cartpole.vector, "BLOCK", block)
+    num_envs = 40
+    kwargs = {"num_envs": num_envs, "dtype": np.float64, "autoreset_mode": mode, "max_episode_steps": 70}
+    ours = gym.make_vec("ContinuousCartPoleSwingUp-v0", **kwargs)
+    reference = gym.make_vec("ContinuousCartPoleSwingUp-v0", **kwargs)
+    ours.reset(seed=0)
+    reference.reset(seed=0)
+    rng = np.random.default_rng(0)
+    ends = 0
+    for step in range(160):
+        actions = _mixed_actions(rng, True, num_envs)
+        state = reference.state.copy()
+        if step == 120:  # a state edited in place through the property, in both
+            ours.state[2, :5] += 0.5
+            state[2, :5] += 0.5
+        reference.state = state  # assigned: its cos and sin are computed from it
+        ours_out, reference_out = ours.step(actions), reference.step(actions)
+        for got, expected in zip(ours_out[:4], reference_out[:4], strict=True):
+            np.testing.assert_array_equal(got, expected)
+        done = ours_out[2] | ours_out[3]
+        if mode is AutoresetMode.SAME_STEP and done.any():
+            np.testing.assert_array_equal(
+                np.stack(ours_out[4]["final_obs"][done]), np.stack(reference_out[4]["final_obs"][done])
+            )
+        if mode is AutoresetMode.DISABLED and done.any():
+            ours.reset(options={"reset_mask": done})
+            reference.reset(options={"reset_mask": done})
+        ends += int(done.sum())
+    np.testing.assert_array_equal(ours.state, reference.state)
+    assert ends > num_envs
+
+
 def load_reference_controller():
     """benchmarks/swingup_controller.py, which is no package: loaded from its path."""
     import importlib.util
@@ -391,3 +429,123 @@ def test_the_swingup_renders_in_real_time():
     assert gym.make("ContinuousCartPoleSwingUp-v0").metadata["render_fps"] == 100  # tau 0.01
     assert gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=2).metadata["render_fps"] == 100
     assert gym.make("ContinuousCartPole-v0").metadata["render_fps"] == CartPoleEnv.metadata["render_fps"] == 50
+
+
+# Domain randomization on the swing-up: wide physical ranges, and their corners (where the interval bounds are
+# tightest against the physics)
+SWINGUP_RANGES = {
+    "gravity": (5.0, 15.0),
+    "masscart": (0.2, 2.0),
+    "masspole": (0.05, 1.0),
+    "length": (0.1, 1.0),
+    "force_mag": (5.0, 30.0),
+    "tau": (0.005, 0.03),
+    "x_threshold": (1.0, 4.0),
+}
+
+
+def range_corners(ranges: dict[str, tuple[float, float]], rng: np.random.Generator, count: int) -> list[dict]:
+    """``count`` random corners of the box ``ranges`` (each parameter at its low or high end)."""
+    return [{name: ends[rng.integers(2)] for name, ends in ranges.items()} for _ in range(count)]
+
+
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)), deadline=None)
+@given(
+    ends=st.fixed_dictionaries(
+        {name: st.tuples(st.floats(low, high), st.floats(low, high)) for name, (low, high) in PARAMETER_RANGES.items()}
+    ),
+    points=st.lists(st.floats(0.0, 1.0), min_size=len(PARAMETER_RANGES), max_size=len(PARAMETER_RANGES)),
+)
+def test_the_swingup_bounds_over_ranges_hold_every_parameter_set_inside_them(ends, points):
+    """The interval evaluation of ``observation_high`` bounds the exact one at any point of the box, and at its
+    corners; over any ranges inside ``PARAMETER_RANGES`` it stays finite in float32."""
+    ranges = {name: (min(pair), max(pair)) for name, pair in ends.items()}
+    task = Task("swingup")
+    over_ranges = observation_high(task, CartPoleParams(), ranges)
+    assert np.isfinite(np.array(over_ranges, np.float32)).all()
+    inside = {
+        name: low + point * (high - low) for (name, (low, high)), point in zip(ranges.items(), points, strict=False)
+    }
+    corners = range_corners(ranges, np.random.default_rng(0), 8)
+    for values in (inside, *corners):
+        exact = observation_high(task, CartPoleParams(**values))
+        assert all(e <= r for e, r in zip(exact, over_ranges, strict=True)), (values, exact, over_ranges)
+
+
+def test_the_widest_randomization_keeps_the_swingup_space_finite():
+    widest = {name: PARAMETER_RANGES[name] for name in SWINGUP_RANGES}
+    high = CartPoleEnv(task="swingup", randomize=widest).observation_space.high
+    assert np.isfinite(high).all()
+    fastest = {
+        name: PARAMETER_RANGES[name][name in ("masspole", "length", "force_mag", "x_threshold")] for name in widest
+    }
+    assert (high >= np.array(observation_high(Task("swingup"), CartPoleParams(**fastest)), np.float32)).all()
+
+
+def test_randomized_swingup_bounds_without_ranges_are_the_exact_ones():
+    params = CartPoleParams(tau=0.01, length=0.7)
+    task = Task("swingup")
+    assert observation_high(task, params, {}) == observation_high(task, params)
+    assert observation_high(task, params, {"length": (0.7, 0.7)}) == observation_high(task, params)
+
+
+def test_one_step_from_any_state_the_proof_allows_stays_inside_the_randomized_bounds():
+    """The proof's premises at the corners of the ranges: the env's space (from the ranges) holds every step."""
+    rng = np.random.default_rng(1)
+    env = CartPoleEnv(task="swingup", randomize=SWINGUP_RANGES)
+    for corner in range_corners(SWINGUP_RANGES, rng, 24):
+        for integrator in ("euler", "semi-implicit euler"):
+            params = CartPoleParams(**corner, kinematics_integrator=integrator)
+            for state in extreme_live_states(params, rng, 5):
+                for force in (-1.0, 0.0, 1.0):
+                    env.reset(seed=0)
+                    env.params = params  # this episode's draw, at a corner
+                    env.state = state
+                    obs = env.step(np.array([force], np.float32))[0]
+                    assert env.observation_space.contains(obs), (corner, state, force, obs)
+
+
+@pytest.mark.parametrize("policy", ["pump", "pump-wide", "random", "bang-bang"])
+def test_every_observation_of_long_randomized_swingup_episodes_is_inside_the_space(policy):
+    """Long episodes (3x the horizon) at corners of the ranges (each episode's draw replaced by a corner) and with
+    the env's own draws: every observation lies in the space the ranges give."""
+    env = CartPoleEnv(task="swingup", randomize=SWINGUP_RANGES)
+    rng = np.random.default_rng(2)
+    for episode, corner in enumerate([*range_corners(SWINGUP_RANGES, rng, 4), None, None]):
+        obs, _ = env.reset(seed=episode)
+        if corner is not None:
+            env.params = CartPoleParams(**corner)
+        assert env.observation_space.contains(obs)
+        for step in range(3000):
+            if policy.startswith("pump"):
+                action = pumping_policy(obs, env.params, 0.5 if policy == "pump" else 0.05)
+            elif policy == "random":
+                action = rng.uniform(-1, 1)
+            else:
+                action = 1.0 if (step // 25) % 2 else -1.0
+            obs, _, terminated, _, _ = env.step(np.array([action], np.float32))
+            assert env.observation_space.contains(obs), (corner, step, obs, env.observation_space.high)
+            if terminated:
+                break
+
+
+@pytest.mark.parametrize("block", [16384, 16])
+def test_each_randomized_sub_env_ends_at_its_own_spin_limit(block, monkeypatch):
+    """The spin limit pi / tau follows each sub-env's drawn tau (also block by block: 40 envs in 3 blocks)."""
+    monkeypatch.setattr(continuous_cartpole.vector, "BLOCK", block)
+    envs = CartPoleVectorEnv(40, task="swingup", randomize={"tau": (0.005, 0.05)}, dtype=np.float64)
+    envs.reset(seed=0)
+    tau = envs.params.tau
+    assert tau.min() < 0.01 < tau.max()  # the draws straddle the nominal tau
+    for factor, ends in ((0.9, False), (1.1, True)):
+        envs.reset(seed=0)  # the same draws
+        state = np.zeros_like(envs.state)
+        state[2], state[3] = math.pi, factor * np.pi / tau  # hanging, spinning near the limit
+        envs.state = state
+        _, _, terminated, _, _ = envs.step(np.zeros((40, 1), np.float32))
+        assert (terminated == ends).all(), (factor, tau[terminated != ends])
+
+
+def test_the_registered_swingup_ids_refuse_a_tau_range_naming_the_env_classes():
+    with pytest.raises(ValueError, match=r"the swing-up ids set tau=0.01: randomize tau with CartPoleEnv\(task="):
+        gym.make("ContinuousCartPoleSwingUp-v0", randomize={"tau": (0.005, 0.02)})

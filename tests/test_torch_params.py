@@ -85,23 +85,27 @@ def test_randomized_physics_is_deterministic_under_a_seed_and_redrawn_at_each_re
 
 
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
-def test_the_randomized_physics_stepped_is_the_physics_reported(mode):
+@pytest.mark.parametrize("task", ["balance", "swingup"])
+def test_the_randomized_physics_stepped_is_the_physics_reported(mode, task):
     """Each step of the randomized torch env equals one NumPy step with the values ``params`` reports."""
-    envs = TorchCartPoleVectorEnv(16, dtype=torch.float64, autoreset_mode=mode, randomize=RANDOMIZE)
+    envs = TorchCartPoleVectorEnv(16, task=task, dtype=torch.float64, autoreset_mode=mode, randomize=RANDOMIZE)
+    numpy_env = CartPoleVectorEnv(16, task=task, randomize=RANDOMIZE)
+    assert envs.single_observation_space == numpy_env.single_observation_space  # both over the ranges
     envs.reset(seed=1)
     rng = np.random.default_rng(2)
     for _ in range(40):
-        reference = CartPoleVectorEnv(16, dtype=np.float64, autoreset_mode="Disabled")
+        reference = CartPoleVectorEnv(16, task=task, dtype=np.float64, autoreset_mode="Disabled")
         reference.params = envs.params
         reference.reset(seed=0)
         reference.state = envs.state.numpy().copy()
         restart = envs.prev_done.numpy().copy() if mode == AutoresetMode.NEXT_STEP else np.zeros(16, bool)
         actions = rng.uniform(-1, 1, (16, 1)).astype(np.float32)
-        _, reward, terminated, _, info = envs.step(torch.as_tensor(actions))
-        _, reward_n, terminated_n, _, _ = reference.step(actions)
-        stepped = info["final_obs"].numpy() if mode == AutoresetMode.SAME_STEP else envs.state.T.numpy()
-        np.testing.assert_allclose(stepped[~restart], reference.state.T[~restart].astype(np.float32), rtol=1e-6)
-        np.testing.assert_array_equal(reward.numpy()[~restart], reward_n[~restart])
+        obs, reward, terminated, _, info = envs.step(torch.as_tensor(actions))
+        obs_n, reward_n, terminated_n, _, _ = reference.step(actions)
+        stepped = info["final_obs"].numpy() if mode == AutoresetMode.SAME_STEP else obs.numpy()
+        assert envs.observation_space.contains(obs.numpy())
+        np.testing.assert_allclose(stepped[~restart], obs_n[~restart], rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(reward.numpy()[~restart], reward_n[~restart], rtol=1e-6, atol=1e-7)
         np.testing.assert_array_equal(terminated.numpy()[~restart], terminated_n[~restart])
 
 

@@ -23,14 +23,14 @@ from typing import Annotated, Any, Union
 
 import tyro
 
-from baselines.cli import compare, evaluate, play, plot, render, train
+from baselines.cli import compare, evaluate, play, plot, render, robustness, train
 from baselines.cli.common import EXIT_USAGE, PROG, CliError
 
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
-SUBCOMMANDS = (train, evaluate, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
+SUBCOMMANDS = (train, evaluate, robustness, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
 
 def command_type() -> Any:
@@ -122,12 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(command.run())
     except SystemExit as exit_:  # --help (0) or an argument error (2, tyro printed the message)
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    except Terminated:
-        print(f"{label}: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print(f"{label}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as interrupt:  # Ctrl-C; SIGTERM as Terminated, here or compare's on Ray (exit_code 143)
+        terminated = isinstance(interrupt, Terminated) or getattr(interrupt, "exit_code", None) == EXIT_TERMINATED
+        print(f"{label}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except OSError as error:  # e.g. ENOSPC or EROFS while writing a run: the files written so far stay
         print(f"{name}: error: {_describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILURE

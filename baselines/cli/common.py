@@ -84,6 +84,9 @@ GymPackages = Annotated[
     tyro.conf.UseAppendAction,
     arg(metavar="MODULE", help="import MODULE first, to register the run's env (a run directory never imports code)"),
 ]
+# ``--randomize length=0.25:1.0 --randomize masspole=0.05:0.5``: ranges of physics drawn per episode
+# (``baselines.configs.parse_randomize`` reads them).
+RandomizeFlags = Annotated[tuple[str, ...], tyro.conf.UseAppendAction, arg(metavar="NAME=LOW:HIGH")]
 # A run directory's checkpoints, as ``baselines.algorithms.BEST`` and ``LAST`` name them.
 Checkpoint = Annotated[
     Literal["best", "last"],

@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 import tyro
 
-from baselines.cli.common import Checkpoint, Directory, GymPackages, Seed, check_count, check_seeds, load_run
+from baselines.cli.common import (
+    Checkpoint,
+    CliError,
+    Directory,
+    GymPackages,
+    RandomizeFlags,
+    Seed,
+    check_count,
+    check_seeds,
+    load_run,
+)
 
 NAME = "evaluate"
 HELP = "evaluate a run's saved policy: deterministic episodes side by side in one vector env"
@@ -23,22 +33,33 @@ class Evaluate:
     checkpoint: Checkpoint = "best"
     json: bool = False  # print the result as one JSON object
     gym_package: GymPackages = ()
+    randomize: RandomizeFlags = ()
+    """draw these physical parameters per episode, as 'train --randomize' does (default: the nominal physics, also
+    for a run trained with --randomize)"""
 
     def run(self) -> int:
         import gymnasium as gym
         import numpy as np
 
-        from baselines.configs import MAX_EVAL_EPISODES
+        from baselines.configs import MAX_EVAL_EPISODES, parse_randomize
         from baselines.evaluation import evaluate
         from baselines.training import test_seed
 
         check_count("--episodes", self.episodes, 1, MAX_EVAL_EPISODES, "run side by side, they must fit in memory")
         if self.seed is not None:
             check_seeds(self.seed, self.episodes)
+        try:
+            ranges = parse_randomize(self.randomize)
+        except ValueError as error:
+            raise CliError(f"--randomize: {error}") from error
         run_config, env_id, policy = load_run(self.run_dir, self.gym_package, self.checkpoint)
         threshold = gym.spec(env_id).reward_threshold
         seed = self.seed if self.seed is not None else test_seed(int(run_config["config"].get("seed", 0)))
-        returns = evaluate(policy, env_id, episodes=self.episodes, seed=seed)
+        env_kwargs = {"randomize": ranges} if ranges else None
+        try:
+            returns = evaluate(policy, env_id, episodes=self.episodes, seed=seed, env_kwargs=env_kwargs)
+        except ValueError as error:  # a range the env refuses
+            raise CliError(f"--randomize: {error}") from error
         result: dict[str, Any] = {
             "run_dir": str(self.run_dir),
             "algo": run_config["algo"],
@@ -46,6 +67,7 @@ class Evaluate:
             "checkpoint": self.checkpoint,
             "episodes": self.episodes,
             "seed": seed,
+            "randomize": list(self.randomize),
             "return_mean": float(np.mean(returns)),
             "return_std": float(np.std(returns)),
             "return_min": float(np.min(returns)),
@@ -67,5 +89,6 @@ def _describe(result: dict[str, Any]) -> str:
     return (
         f"{result['algo']} on {result['env_id']}: return {result['return_mean']:.1f} ± {result['return_std']:.1f} "
         f"(min {result['return_min']:g}, max {result['return_max']:g}) over {result['episodes']} episodes "
-        f"of the {result['checkpoint']} checkpoint, seed {result['seed']}{verdict}"
+        f"of the {result['checkpoint']} checkpoint, seed {result['seed']}"
+        f"{', physics randomized: ' + ' '.join(result['randomize']) if result['randomize'] else ''}{verdict}"
     )

@@ -19,7 +19,16 @@ from tyro.conf import arg
 from tyro.constructors import ConstructorRegistry, StructConstructorSpec, StructFieldSpec, StructTypeInfo
 
 from baselines.algorithms import ALGORITHMS, CONTINUOUS, Algorithm
-from baselines.cli.common import CliError, Directory, Seed, action_kind, env_package, resolve_env_id
+from baselines.cli.common import (
+    CliError,
+    Directory,
+    RandomizeFlags,
+    Seed,
+    action_kind,
+    env_package,
+    resolve_env_id,
+)
+from baselines.configs import randomize_kwargs
 
 NAME = "train"
 HELP = (
@@ -49,7 +58,7 @@ class TrainRun(Generic[ConfigT]):
             device = resolve_device(self.config.device)
         except ValueError as error:
             raise CliError(str(error)) from error
-        _check_env_for(algorithm, env_id)
+        _check_env_for(algorithm, env_id, randomize_kwargs(self.config))
         # The run keeps the registered id and, apart, the package to import: evaluate and render import it only
         # when the user passes --gym-package again.
         package = env_package(self.config.env_id)
@@ -139,6 +148,13 @@ def _command_line_field(spec: StructFieldSpec, config_type: type, algorithm: Alg
         return StructFieldSpec("keep_training", bool, False, "train to the budget even once solved")
     if spec.name == "progress":
         return dataclasses.replace(spec, default=True)
+    if spec.name == "randomize":  # repeated flags, one parameter each
+        help_text = (
+            "draw this physical parameter anew for every training episode, log-uniformly for masses, length, force "
+            "and tau, else uniformly (NAME=LOW:HIGH:uniform to choose); evaluations use the nominal physics; "
+            "e.g. --randomize length=0.25:1.0 --randomize masspole=0.05:0.5"
+        )
+        return StructFieldSpec("randomize", RandomizeFlags, spec.default, help_text)
     if spec.name == "hyperparams":
         help_text = (
             "JSON object of SB3 constructor arguments (and the zoo's n_envs, noise_type, noise_std) on top of the "
@@ -227,8 +243,9 @@ def _check_continuous_only(algorithm: Algorithm, config: Any) -> None:
         raise CliError(f"{flags} only applies to continuous envs; {config.env_id} is {kind}")
 
 
-def _check_env_for(algorithm: Algorithm, env_id: str) -> None:
-    """Refuse an env the algorithm cannot train on before the run directory exists."""
+def _check_env_for(algorithm: Algorithm, env_id: str, env_kwargs: dict[str, Any]) -> None:
+    """Refuse an env the algorithm cannot train on (``env_kwargs``: the run's ``randomize``) before the run directory
+    exists."""
     kind = action_kind(resolve_env_id(env_id))
     if kind not in algorithm.action_spaces:
         supported = " and ".join(sorted(algorithm.action_spaces))
@@ -237,7 +254,11 @@ def _check_env_for(algorithm: Algorithm, env_id: str) -> None:
         if algorithm.torch_env:
             from continuous_cartpole.torch_vector import make_torch_vector_env
 
-            make_torch_vector_env(resolve_env_id(env_id), 1, device="cpu").close()
+            make_torch_vector_env(resolve_env_id(env_id), 1, device="cpu", **env_kwargs).close()
+        elif env_kwargs:
+            import gymnasium as gym
+
+            gym.make(resolve_env_id(env_id), **env_kwargs).close()
         check_env = getattr(algorithm.load_module(), "check_env", None)
         if check_env is not None:
             check_env(resolve_env_id(env_id))

@@ -60,6 +60,7 @@ class CompareSettings:
     quick: bool
     eval_every: int
     eval_episodes: int
+    device: str = "cpu"  # the --device flag as given: CUDA and CPU runs differ in their numbers
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
                 supported = " and ".join(sorted(ALGORITHMS[algo].action_spaces))
                 skipped.append(f"{algo} on {env_id}: {algo} only supports {supported} action spaces")
                 continue
+            _check_trainable(algo, env_id)
             if quick:
                 budget = QUICK_BUDGETS.get(algo, QUICK_DEFAULT_BUDGET)
             else:
@@ -119,6 +121,22 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
 def default_envs(quick: bool) -> list[str]:
     """``QUICK_ENVS`` for ``--quick``, else ``FULL_ENVS``."""
     return list(QUICK_ENVS if quick else FULL_ENVS)
+
+
+def _check_trainable(algo: str, env_id: str) -> None:
+    """Refuse a pair that every one of its runs would fail on (as ``train`` does, in a second, not after minutes):
+    the algorithms that train on the batched torch env run on continuous_cartpole's envs only."""
+    from baselines.algorithms import ALGORITHMS
+    from continuous_cartpole import ENV_IDS
+
+    if not ALGORITHMS[algo].torch_env or env_id in ENV_IDS:  # ours need no check, and no torch import
+        return
+    from continuous_cartpole.torch_vector import make_torch_vector_env
+
+    try:
+        make_torch_vector_env(env_id, 1, device="cpu").close()
+    except ValueError as error:
+        raise CompareError(f"{algo} cannot train on {env_id}: {error}") from None
 
 
 def default_algos(quick: bool) -> list[str]:
@@ -158,8 +176,9 @@ def record_plan(root: Path, settings: CompareSettings, runs: Sequence[RunSpec]) 
             raise CompareError(f"{path} is unreadable ({error}); use another --out") from error
         if stored_settings != settings:
             raise CompareError(
-                f"{root} holds a comparison with other settings ({_describe_settings(stored_settings)}, now "
-                f"{_describe_settings(settings)}); resume with the same settings or use another --out"
+                f"{root} holds a comparison with other settings ({path.name}: {_describe_settings(stored_settings)}; "
+                f"now: {_describe_settings(settings)}); to resume it, run compare with its settings, or give this "
+                "comparison its own --out"
             )
     elif root.exists() and not root.is_dir():
         raise CompareError(f"output path {root} exists and is not a directory")
@@ -193,5 +212,9 @@ def refuse_symlinked_run_dirs(root: Path, runs: Sequence[RunSpec]) -> None:
 
 
 def _describe_settings(settings: CompareSettings) -> str:
-    budgets = "--quick budgets" if settings.quick else "full budgets"
-    return f"{budgets}, eval every {settings.eval_every} steps over {settings.eval_episodes} episodes"
+    """The settings as the flags that give them."""
+    quick = "--quick" if settings.quick else "no --quick"
+    return (
+        f"{quick} --eval-every {settings.eval_every} --eval-episodes {settings.eval_episodes} "
+        f"--device {settings.device}"
+    )

@@ -344,11 +344,15 @@ def machine_description() -> str:
 
 
 def write_results(root: Path, runs: Sequence[RunSpec], settings: CompareSettings) -> list[dict[str, Any]]:
-    """(Re)build results.csv, learning_curves.csv, results.md and learning_curves.png from the run directories."""
+    """(Re)build results.csv, learning_curves.csv, results.md, the figures and the robustness summary
+    (``baselines.compare.robustness``) from the run directories."""
+    from baselines.compare.robustness import write_robustness  # loads the policies: only when writing
+
     rows, curves = collect_results(root, runs)
     atomic_write_text(root / RESULTS_CSV, format_csv(rows, RESULT_COLUMNS))
     atomic_write_text(root / CURVES_CSV, format_csv(curves, CURVE_COLUMNS))
-    atomic_write_text(root / RESULTS_MD, format_markdown(rows, settings, machine_description()))
+    robustness = write_robustness(root, runs, rows)
+    atomic_write_text(root / RESULTS_MD, format_markdown(rows, settings, machine_description()) + robustness)
     plot_directory(root)
     return rows
 
