@@ -105,3 +105,9 @@ def action_kind_of(env_id: str, space: gym.Space) -> str:
     if isinstance(space, gym.spaces.Discrete):
         return DISCRETE
     raise ValueError(f"env {env_id} has a {type(space).__name__} action space; only Box and Discrete are supported")
+
+
+def env_task(env_id: str) -> str:
+    """The id's task, from the ``task`` keyword it is registered with: "balance" (also for ids without one),
+    "swingup" or "swingup_sparse". Picks the task's hyperparameters and budgets."""
+    return str(gym.spec(env_id).kwargs.get("task", "balance"))

@@ -7,13 +7,14 @@ the whole batch to zero mean and unit standard deviation (as both course noteboo
     loss = -mean over steps of log pi(a_t | s_t) * G_t_normalised - entropy_coef * mean entropy
 
 Policies:
-- discrete env: categorical policy, an MLP 4 -> ``hidden_size`` ReLU -> 2 logits -> softmax (the Kokoyi notebook's
-  128-unit net); deterministic action = argmax.
+- discrete env: categorical policy, an MLP D -> ``hidden_size`` ReLU -> one logit per action -> softmax (the Kokoyi
+  notebook's 128-unit net; D = 4 observations and 2 actions on balance, 5 and 3 on the swing-up); deterministic
+  action = argmax.
 - continuous env, default: Gaussian policy whose mean is the same kind of MLP (one output) and whose log standard
   deviation is a learned parameter independent of the state. This improves on the notebook's sigmoid standard
   deviation, which is capped at 1 and whose gradient vanishes as the sigmoid saturates; a free log-std can shrink
   smoothly as the policy sharpens. Deterministic action = the mean.
-- continuous env, ``notebook_linear=True``: the notebook's net, one linear layer 4 -> 2 giving the mean and
+- continuous env, ``notebook_linear=True``: the notebook's net, one linear layer D -> 2 giving the mean and
   sigmoid(second output) as the standard deviation.
 Continuous actions are sampled unclipped (the log-probability is that of the sampled value); the env clips them to
 [-1, 1], and ``predict`` returns the clipped value.
@@ -35,8 +36,9 @@ from continuous_cartpole.registration import registered_id
 from continuous_cartpole.torch_vector import TorchCartPoleVectorEnv, make_torch_vector_env
 
 ALGO = "reinforce"
-OBS_DIM = 4
 ALIVE_CHECK_EVERY = 8  # rollout steps between the host reads that stop a rollout once every episode has ended
+DISCRETE_ACTIONS = (2, 3)  # balance: push left or right; swing-up: push left, no force, push right
+MAX_OBS_DIM = 64  # far above the cart-pole's 4 or 5: a checkpoint claiming more is not one of ours
 
 
 class ReinforcePolicy(nn.Module):
@@ -49,6 +51,8 @@ class ReinforcePolicy(nn.Module):
         hidden_size: int = 128,
         notebook_linear: bool = False,
         init_log_std: float = 0.0,
+        obs_dim: int = 4,
+        discrete_actions: int = 2,
     ) -> None:
         super().__init__()
         if notebook_linear and not continuous:
@@ -57,16 +61,18 @@ class ReinforcePolicy(nn.Module):
         self.continuous = bool(continuous)
         self.hidden_size = int(hidden_size)
         self.notebook_linear = bool(notebook_linear)
+        self.obs_dim = int(obs_dim)
+        self.discrete_actions = int(discrete_actions)
         if self.notebook_linear:
-            self.net: nn.Module = nn.Linear(OBS_DIM, 2)  # mean and pre-sigmoid standard deviation
+            self.net: nn.Module = nn.Linear(self.obs_dim, 2)  # mean and pre-sigmoid standard deviation
         else:
-            outputs = 1 if self.continuous else 2
-            self.net = nn.Sequential(nn.Linear(OBS_DIM, hidden_size), nn.ReLU(), nn.Linear(hidden_size, outputs))
+            outputs = 1 if self.continuous else self.discrete_actions
+            self.net = nn.Sequential(nn.Linear(self.obs_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, outputs))
         if self.continuous and not self.notebook_linear:
             self.log_std = nn.Parameter(torch.full((1,), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(logits (B, 2), None) for discrete; (mean (B, 1), std (B, 1) or (1,)) for continuous."""
+        """(logits (B, actions), None) for discrete; (mean (B, 1), std (B, 1) or (1,)) for continuous."""
         out = self.net(obs)
         if not self.continuous:
             return out, None
@@ -102,13 +108,14 @@ class ReinforcePolicy(nn.Module):
         return log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1), entropy
 
     def predict(self, observation: Any, deterministic: bool = True) -> tuple[np.ndarray, None]:
-        """SB3's signature: (4,) -> one action ((1,) float32 or 0-d int64), (B, 4) -> a batch of actions."""
+        """SB3's signature: (D,) -> one action ((1,) float32 or 0-d int64), (B, D) -> a batch of actions."""
         obs = np.asarray(observation, dtype=np.float32)
-        if obs.shape[-1:] != (OBS_DIM,) or obs.ndim not in (1, 2):
-            raise ValueError(f"observation must have shape (4,) or (batch, 4), got {obs.shape}")
+        dim = self.obs_dim
+        if obs.shape[-1:] != (dim,) or obs.ndim not in (1, 2):
+            raise ValueError(f"observation must have shape ({dim},) or (batch, {dim}), got {obs.shape}")
         device = next(self.parameters()).device
         with torch.inference_mode():
-            batch = torch.as_tensor(obs.reshape(-1, OBS_DIM), device=device)
+            batch = torch.as_tensor(obs.reshape(-1, dim), device=device)
             actions = self.deterministic(batch) if deterministic else self.sample(batch)
             if self.continuous:
                 actions = actions.clamp(-1.0, 1.0).to(torch.float32)
@@ -139,13 +146,29 @@ def policy_from_checkpoint(
         raise ValueError(f"REINFORCE policy metadata 'hidden_size' must be a positive integer, got {hidden_size!r}")
     if not isinstance(metadata.get("continuous"), bool) or not isinstance(metadata.get("env_id"), str):
         raise ValueError("REINFORCE policy metadata needs 'continuous' (bool) and 'env_id' (str)")
-    first_layer = tensors.get("net.0.weight")
+    linear = metadata["policy"] == "notebook_linear"
+    first_layer = tensors.get("net.weight" if linear else "net.0.weight")
+    last_layer = tensors.get("net.2.weight")
     # Before building: the network's size must be the one the file holds, not what the metadata claims.
-    if metadata["policy"] == "mlp" and (first_layer is None or first_layer.shape[:1] != (hidden_size,)):
+    if not linear and (first_layer is None or first_layer.ndim != 2 or first_layer.shape[:1] != (hidden_size,)):
         shape = None if first_layer is None else tuple(first_layer.shape)
         raise ValueError(f"REINFORCE metadata hidden_size {hidden_size} does not match tensor net.0.weight {shape}")
+    if first_layer is None or first_layer.ndim != 2 or not 1 <= first_layer.shape[1] <= MAX_OBS_DIM:
+        raise ValueError("REINFORCE checkpoint lacks a first layer whose inputs are the observation")
+    # The observation size and a discrete policy's action count are the layers' own sizes (files from before the
+    # swing-up: 4 and 2, as they hold).
+    discrete_actions = 2
+    if not linear and not metadata["continuous"]:
+        if last_layer is None or last_layer.ndim != 2 or last_layer.shape[0] not in DISCRETE_ACTIONS:
+            raise ValueError("REINFORCE discrete checkpoint's net.2.weight must have 2 or 3 rows (one per action)")
+        discrete_actions = int(last_layer.shape[0])
     policy = ReinforcePolicy(
-        metadata["env_id"], metadata["continuous"], hidden_size, metadata["policy"] == "notebook_linear"
+        metadata["env_id"],
+        metadata["continuous"],
+        hidden_size,
+        linear,
+        obs_dim=int(first_layer.shape[1]),
+        discrete_actions=discrete_actions,
     )
     for name, tensor in tensors.items():
         if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
@@ -172,9 +195,9 @@ def reward_to_go(rewards: torch.Tensor, gamma: float) -> torch.Tensor:
 def collect_episodes(
     envs: TorchCartPoleVectorEnv, policy: ReinforcePolicy, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One episode per sub-env: observations (T, E, 4), actions, rewards (T, E) and alive masks (T, E)."""
+    """One episode per sub-env: observations (T, E, D), actions, rewards (T, E) and alive masks (T, E)."""
     max_steps, num_envs, device = envs.max_episode_steps, envs.num_envs, envs.device
-    obs_buffer = torch.zeros((max_steps, num_envs, OBS_DIM), device=device)
+    obs_buffer = torch.zeros((max_steps, num_envs, policy.obs_dim), device=device)
     action_shape = (max_steps, num_envs, 1) if envs.continuous else (max_steps, num_envs)
     action_buffer = torch.zeros(action_shape, dtype=torch.float32 if envs.continuous else torch.int64, device=device)
     reward_buffer = torch.zeros((max_steps, num_envs), device=device)
@@ -221,7 +244,13 @@ def train(config: ReinforceConfig, monitor: TrainingMonitor | None = None) -> Tr
     with torch.random.fork_rng(devices=[]):  # seeded initialisation without touching the global RNG
         torch.manual_seed(int(init_seed))
         policy = ReinforcePolicy(
-            env_id, envs.continuous, config.hidden_size, config.notebook_linear, config.init_log_std
+            env_id,
+            envs.continuous,
+            config.hidden_size,
+            config.notebook_linear,
+            config.init_log_std,
+            obs_dim=envs.single_observation_space.shape[0],
+            discrete_actions=1 if envs.continuous else int(envs.single_action_space.n),
         ).to(device)
     envs.reset(seed=int(env_seed))  # later resets continue this seeded stream
     sampler = torch.Generator(device=device).manual_seed(int(sample_seed))

@@ -172,6 +172,11 @@ class SB3Policy:
     def metadata(self) -> dict[str, str | int | float | bool]:
         return dict(self._metadata)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> SB3Policy:
+        """A frozen copy (the monitor keeps one as the best policy), rebuilt from the tensors as a checkpoint is: a
+        gSDE policy holds sampled exploration matrices that are not graph leaves, which ``copy.deepcopy`` refuses."""
+        return policy_from_checkpoint(self.tensors(), self.metadata())
+
 
 def policy_metadata(algo: str, env_id: str, model: BaseAlgorithm, hyperparams: dict[str, Any]) -> dict[str, Any]:
     """What ``policy_from_checkpoint`` needs to rebuild ``model.policy``: JSON only (nested values as strings)."""

@@ -500,6 +500,7 @@ def resolve_hyperparams(
     """What a run of ``algo`` on ``env_id`` passes to SB3: ``hyperparams`` on top of the table's entry (``base``
     "table") or of SB3's own defaults ("sb3", as rl-baselines3-zoo reads a file's entry), validated. A new dict of
     plain JSON data; ``ValueError`` naming the problem."""
+    from baselines.env_checks import env_task
     from continuous_cartpole.registration import registered_id
 
     if base not in HYPERPARAMS_BASES:
@@ -511,6 +512,7 @@ def resolve_hyperparams(
         raise ValueError(f"{algo} only supports {' and '.join(sorted(supported))} action spaces; {env_id} is {kind}")
     if base == "sb3" and "policy" not in overrides:
         raise ValueError("hyperparams: policy is missing (an rl-baselines3-zoo entry names it, e.g. MlpPolicy)")
-    resolved = table.layered(table.resolve(algo, kind) if base == "table" else {}, overrides)
+    task = env_task(registered_id(env_id))  # the swing-up has entries of its own
+    resolved = table.layered(table.resolve(algo, kind, task=task) if base == "table" else {}, overrides)
     check_hyperparams(algo, resolved, kind, sizes)
     return resolved

@@ -156,7 +156,10 @@ class TrainingMonitor:
             raise ValueError(f"{env_id} has no reward_threshold in its spec, so 'solved' is undefined")
         self.env_id = env_id
         self.reward_threshold = float(spec.reward_threshold)
-        self.perfect_return = None if spec.max_episode_steps is None else float(spec.max_episode_steps)
+        # Only the balance task pays 1 per step, so only there does a return of the time limit mean "never failed";
+        # a swing-up (no perfect return) stops at its first confirmed solve.
+        balance = spec.kwargs.get("task", "balance") == "balance"
+        self.perfect_return = float(spec.max_episode_steps) if balance and spec.max_episode_steps else None
         self.seed = seed
         self.total_steps = total_steps
         self.eval_every = eval_every
@@ -223,7 +226,7 @@ class TrainingMonitor:
         """Solved, and with ``until_perfect`` perfect on the latest confirmation."""
         if self.solved is None:
             return False
-        if not self.until_perfect:
+        if not self.until_perfect or self.perfect_return is None:
             return True
         latest = self.history[-1].confirmation
         return latest is not None and self.perfect_return is not None and latest.min >= self.perfect_return

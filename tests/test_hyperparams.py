@@ -319,3 +319,24 @@ def test_sb3_defaults_are_read_through_the_bounded_reader(tmp_path: Path, monkey
         with open(package / "algo.py", "w"):  # let the blocked reader go before failing
             pass
     assert outcome == [{"policy": sb3_validation.REQUIRED, "gamma": 0.5}]
+
+
+def test_the_swingup_ids_get_their_own_entries_and_budgets() -> None:
+    from baselines import sb3_hyperparams as table
+    from baselines.compare.plan import default_envs, plan_runs
+    from baselines.configs import TASK_SETTINGS
+
+    swingup_sac = sb3_validation.resolve_hyperparams("sac", "ContinuousCartPoleSwingUp-v0")
+    assert swingup_sac == table.SWINGUP_TABLE[("sac", "continuous")].values
+    assert swingup_sac != sb3_validation.resolve_hyperparams("sac", "ContinuousCartPole-v0")
+    dqn = sb3_validation.resolve_hyperparams("dqn", "DiscreteCartPoleSwingUpSparse-v0")
+    assert dqn == table.SWINGUP_TABLE[("dqn", "discrete")].values
+    # A2C has no swing-up entry of its own: the balance one
+    assert table.entry("a2c", "discrete", "swingup") is table.TABLE[("a2c", "discrete")]
+    runs, _ = plan_runs(["ars", "sac"], ["ContinuousCartPole-v0", "ContinuousCartPoleSwingUp-v0"], 1, quick=False)
+    budgets = {(run.algo, run.env_id): run.total_steps for run in runs}
+    assert budgets[("ars", "ContinuousCartPoleSwingUp-v0")] == TASK_SETTINGS["swingup"]["ars"]["total_steps"]
+    assert budgets[("ars", "ContinuousCartPole-v0")] == 300_000
+    assert budgets[("sac", "ContinuousCartPoleSwingUp-v0")] == table.SWINGUP_TABLE[("sac", "continuous")].budget
+    assert not any("SwingUp" in env_id for env_id in default_envs(quick=True))
+    assert {"ContinuousCartPoleSwingUp-v0", "DiscreteCartPoleSwingUp-v0"} <= set(default_envs(quick=False))

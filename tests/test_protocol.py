@@ -135,6 +135,27 @@ def test_until_perfect_trains_on_past_an_imperfect_confirmed_solve() -> None:
     assert evaluations(monitor, BalancesUnlessTilted(give_up_above=math.inf), 6)
 
 
+def test_until_perfect_stops_a_swingup_at_its_first_confirmed_solve() -> None:
+    # The swing-up pays at most 1 per step and never 1 on the way up: no return is "perfect", so waiting for one
+    # would train every solved run to its budget.
+    import importlib.util
+    import sys
+
+    from continuous_cartpole.physics import CartPoleParams
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "swingup_controller.py"
+    spec = importlib.util.spec_from_file_location("swingup_controller", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    monitor = TrainingMonitor(
+        "ContinuousCartPoleSwingUp-v0", seed=0, total_steps=10**6, eval_every=1, until_perfect=True
+    )
+    assert monitor.perfect_return is None
+    assert evaluations(monitor, module.ControllerPolicy(CartPoleParams(tau=0.01)), 3)  # stops at once
+    assert monitor.solved is monitor.history[0] and len(monitor.history) == 1
+
+
 def test_best_is_the_highest_confirmation_and_the_test_measures_it() -> None:
     calls: list[tuple[int, Any, bool]] = []
     monitor = TrainingMonitor(

@@ -271,3 +271,22 @@ def test_hyperparameters_that_would_fail_inside_sb3_are_one_line_errors(
     err = capsys.readouterr().err.strip()
     assert problem in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_gsde_policy_can_be_kept_as_the_best_one() -> None:
+    # The monitor deep-copies the best policy; a gSDE policy's sampled exploration matrices are no graph leaves and
+    # made that raise at the swing-up SAC run's first confirmed solve.
+    import copy
+
+    from stable_baselines3 import SAC
+
+    env_id = "ContinuousCartPoleSwingUp-v0"
+    hyperparams = {"policy": "MlpPolicy", "use_sde": True, "policy_kwargs": {"net_arch": [8, 8]}}
+    model = SAC("MlpPolicy", gym.make(env_id), use_sde=True, learning_starts=0, policy_kwargs={"net_arch": [8, 8]})
+    model.learn(16)
+    policy = sb3.SB3Policy(model.policy, sb3.policy_metadata("sac", env_id, model, hyperparams))
+    kept = copy.deepcopy(policy)
+    obs = np.random.default_rng(0).normal(0.0, 0.5, (16, 5)).astype(np.float32)
+    np.testing.assert_array_equal(kept.predict(obs)[0], policy.predict(obs)[0])
+    model.learn(16)  # training goes on: the copy does not follow
+    assert kept.policy is not policy.policy

@@ -41,14 +41,15 @@ def _eval_every_hint(_default: str) -> str:
     return f"(default: {EVAL_EVERY})"
 
 
+_envs_hint = "(default: both balance ids and the two dense swing-up ids; --quick: the balance ids only)"
+
+
 @dataclass(frozen=True)
 class Compare:
     out: Directory  # output directory (new, or to resume)
     algos: Annotated[tuple[str, ...] | None, arg(metavar="ALGO", help_behavior_hint=_algos_hint)] = None
     """algorithms among the registered ones; pairs with an unsupported env are skipped"""
-    envs: Annotated[
-        tuple[str, ...] | None, arg(metavar="ID", help_behavior_hint="(default: every env of the package)")
-    ] = None
+    envs: Annotated[tuple[str, ...] | None, arg(metavar="ID", help_behavior_hint=_envs_hint)] = None
     """env ids"""
     seeds: Annotated[int | None, arg(metavar="N", help_behavior_hint=_seeds_hint)] = None  # seeds 0..N-1 per pair
     quick: bool = False  # small budgets, 2 seeds and no slow off-policy learners: the table and plots in minutes
@@ -68,10 +69,10 @@ class Compare:
     def run(self) -> int:
         from baselines.bounded_read import RESULTS_CSV_BYTES, read_text
         from baselines.compare import FULL_SEEDS, QUICK_SEEDS, RESULTS_MD, CompareError, compare, default_algos
+        from baselines.compare.plan import default_envs
         from baselines.configs import EVAL_EVERY
         from baselines.plotting import CURVES_PNG, RESULTS_CSV, STATISTICS_PNG, PlotError
         from baselines.runs import FINISHED
-        from continuous_cartpole import BALANCE_IDS
 
         check_compare_numbers(self.seeds, self.eval_episodes)
         unknown = [algo for algo in self.algos or () if algo not in ALGORITHMS]
@@ -81,7 +82,7 @@ class Compare:
             rows = compare(
                 self.out,
                 list(self.algos) if self.algos is not None else default_algos(self.quick),
-                list(self.envs or BALANCE_IDS),
+                list(self.envs or default_envs(self.quick)),
                 self.seeds if self.seeds is not None else (QUICK_SEEDS if self.quick else FULL_SEEDS),
                 quick=self.quick,
                 workers=self.workers,

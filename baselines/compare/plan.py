@@ -37,6 +37,18 @@ QUICK_BUDGETS = {
 QUICK_DEFAULT_BUDGET = 20_000  # an algorithm registered later and missing above
 
 
+# The envs a comparison runs unless --envs names others: both balance ids and the dense swing-up ids. --quick
+# leaves the swing-up out: one ARS run alone needs about ten million swing-up steps (about 15 minutes on one busy
+# CPU thread), far past the 5-minute quick matrix. The sparse swing-up ids are left to --envs.
+FULL_ENVS = (
+    "ContinuousCartPole-v0",
+    "DiscreteCartPole-v0",
+    "ContinuousCartPoleSwingUp-v0",
+    "DiscreteCartPoleSwingUp-v0",
+)
+QUICK_ENVS = FULL_ENVS[:2]
+
+
 class CompareError(ValueError):
     """Bad ``compare`` arguments, or a ``DIR`` that holds a comparison with other settings."""
 
@@ -70,7 +82,7 @@ class RunSpec:
 def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: bool) -> tuple[list[RunSpec], list[str]]:
     """The runs of the matrix, and a note for each algorithm x env pair skipped (unsupported action space)."""
     from baselines.algorithms import ALGORITHMS
-    from baselines.env_checks import action_kind
+    from baselines.env_checks import action_kind, env_task
     from continuous_cartpole import registered_id
 
     if seeds < 1:
@@ -79,11 +91,12 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
     if unknown:
         raise CompareError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(ALGORITHMS)}")
     given: dict[str, str] = {}  # registry id -> the first spelling given
-    kinds = {}
+    kinds, tasks = {}, {}
     for env_id in env_ids:
         try:
             canonical = registered_id(env_id)
             kinds[canonical] = action_kind(canonical)
+            tasks[canonical] = env_task(canonical)
         except Exception as error:  # Gymnasium's errors for unknown ids are not ValueErrors
             raise CompareError(f"unknown or unusable env id {env_id!r}: {error}") from error
         given.setdefault(canonical, env_id)
@@ -95,11 +108,19 @@ def plan_runs(algos: Sequence[str], env_ids: Sequence[str], seeds: int, quick: b
                 skipped.append(f"{algo} on {env_id}: {algo} only supports {supported} action spaces")
                 continue
             _check_trainable(algo, env_id)
-            budget = QUICK_BUDGETS.get(algo, QUICK_DEFAULT_BUDGET) if quick else default_budget(algo, kinds[env_id])
+            if quick:
+                budget = QUICK_BUDGETS.get(algo, QUICK_DEFAULT_BUDGET)
+            else:
+                budget = default_budget(algo, kinds[env_id], tasks[env_id])
             runs.extend(RunSpec(algo, env_id, seed, budget, spelling) for seed in range(seeds))
     if not runs:
         raise CompareError("the matrix is empty: " + "; ".join(skipped))
     return runs, skipped
+
+
+def default_envs(quick: bool) -> list[str]:
+    """``QUICK_ENVS`` for ``--quick``, else ``FULL_ENVS``."""
+    return list(QUICK_ENVS if quick else FULL_ENVS)
 
 
 def _check_trainable(algo: str, env_id: str) -> None:
@@ -125,15 +146,19 @@ def default_algos(quick: bool) -> list[str]:
     return [algo for algo in ALGORITHMS if not (quick and algo in QUICK_EXCLUDED)]
 
 
-def default_budget(algo: str, kind: str) -> int:
-    """A full run's env-step budget: the SB3 table's entry for this action space, else the config's default."""
+def default_budget(algo: str, kind: str, task: str = "balance") -> int:
+    """A full run's env-step budget: the SB3 table's entry for this action space and task, else our settings for
+    the task (``configs.task_settings``), else the config's default."""
     from dataclasses import fields
 
     from baselines import sb3_hyperparams
     from baselines.algorithms import get_algorithm
+    from baselines.configs import task_settings
 
     if algo in sb3_hyperparams.SB3_ALGORITHMS:  # the config's default is the largest over the action spaces
-        return sb3_hyperparams.entry(algo, kind).budget
+        return sb3_hyperparams.entry(algo, kind, task).budget
+    if "total_steps" in task_settings(algo, task):
+        return int(task_settings(algo, task)["total_steps"])
     defaults = {field.name: field.default for field in fields(get_algorithm(algo).config_type())}
     return int(defaults["total_steps"])
 

@@ -30,16 +30,21 @@ def train_one(
 ) -> dict[str, Any]:
     """Train ``run`` into ``run_dir``; never raises for a failed run, it records why."""
     from baselines.algorithms import get_algorithm
+    from baselines.configs import task_settings
+    from baselines.env_checks import env_task
     from baselines.runs import train_run
     from continuous_cartpole import registered_id
 
     path = Path(run_dir)
     try:
         config_type = get_algorithm(run.algo).config_type()
-        options: dict[str, Any] = {"total_steps": run.total_steps} if run.total_steps is not None else {}
         given = run.given_env_id or run.env_id
+        env_id = registered_id(given)  # imports the module of "module:EnvId" in this fresh worker
+        options: dict[str, Any] = task_settings(run.algo, env_task(env_id))  # e.g. ARS's rff policy on the swing-up
+        if run.total_steps is not None:
+            options["total_steps"] = run.total_steps
         config = config_type(
-            env_id=registered_id(given),  # imports the module of "module:EnvId" in this fresh worker
+            env_id=env_id,
             seed=run.seed,
             device=device,
             eval_every=settings.eval_every,
