@@ -198,6 +198,8 @@ def read_yaml(
     except _TooDeep:
         raise FileRefused(f"{where} is nested deeper than {max_depth} levels") from None
     except yaml.YAMLError as error:
+        if "maximum nesting depth" in str(error):  # libyaml's own limit (PyYAML 6.0.4), met while scanning ahead
+            raise FileRefused(f"{where} is nested deeper than {max_depth} levels") from None
         raise FileRefused(f"{where} is not valid YAML: {_one_line(error)}") from None
     finally:
         loader.dispose()
