@@ -40,12 +40,6 @@ def load_policy(run_dir: str | os.PathLike[str], checkpoint: str = "best") -> An
     Reads ``config.json`` for the algorithm and rebuilds the policy from its checkpoint, which holds tensors only
     (loading never unpickles). Raises ``RunError`` or ``CheckpointError`` (both ``ValueError``) naming the file.
     """
-    from baselines.algorithms import get_algorithm
-    from baselines.runs import RunError, read_run_config
+    from baselines.runs import load_run_policy
 
-    run_config = read_run_config(run_dir)
-    try:
-        algorithm = get_algorithm(run_config["algo"])
-    except ValueError as error:
-        raise RunError(f"run {run_dir}: {error}") from error
-    return algorithm.load_policy(run_dir, checkpoint)
+    return load_run_policy(run_dir, checkpoint)

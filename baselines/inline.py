@@ -148,13 +148,12 @@ def _policy_and_env_id(source: Any, env: str | gym.Env | None, checkpoint: str) 
     if isinstance(env, gym.Env) and env_id is None:
         env_id = type(env.unwrapped).__name__
     if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        import baselines
-        from baselines.runs import read_run_config
+        from baselines.runs import load_run_policy, read_run_config
 
         run_config = read_run_config(source)
         if env_id is None:
             env_id = _run_env_id(run_config, source)
-        return baselines.load_policy(source, checkpoint), env_id
+        return load_run_policy(source, checkpoint), env_id
     if isinstance(source, str) and source in SCRIPTED_POLICIES:
         return source, env_id
     if isinstance(source, (str, os.PathLike)):

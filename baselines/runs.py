@@ -381,3 +381,13 @@ def _confirmation(record: EvalRecord) -> dict[str, Any]:
 
 def _test(result: TrainResult) -> dict[str, Any]:
     return {key: getattr(result, key) for key in TEST_KEYS}
+
+
+def load_run_policy(run_dir: str | os.PathLike[str], checkpoint: str = BEST) -> Any:
+    """``baselines.load_policy``: the policy of ``run_dir``'s ``checkpoint``, its algorithm named by ``config.json``."""
+    run_config = read_run_config(run_dir)
+    try:
+        algorithm = get_algorithm(run_config["algo"])
+    except ValueError as error:
+        raise RunError(f"run {run_dir}: {error}") from error
+    return algorithm.load_policy(run_dir, checkpoint)
