@@ -52,6 +52,10 @@ FASTER = {  # command pattern -> arguments appended, and why
         "the quick matrix takes minutes on 2 cores; one algorithm and seed run the same code path",
     ),
     r"train ppo ": (["--total-steps", "4000"], "PPO takes about a minute to solve under load; 4000 steps show the run"),
+    r"train ars --env ContinuousCartPoleSwingUp-v0 ": (
+        ["--total-steps", "2000", "--eval-every", "2000", "--no-compile-env"],
+        "20M swing-up steps take hours; a short run without the minute of compiling shows the same flags work",
+    ),
 }
 TIMEOUT_S = 300  # per command: a hang fails the test instead of the CI
 
