@@ -231,6 +231,17 @@ def pumping_policy(obs: np.ndarray, params: CartPoleParams, centring: float) -> 
     return float(np.clip(push - centring * obs[0] - 0.1 * obs[1], -1, 1))
 
 
+def long_episode_action(
+    policy: str, obs: np.ndarray, params: CartPoleParams, rng: np.random.Generator, step: int
+) -> float:
+    """The action of the long-episode bound tests: energy pumping (two gains), uniform noise or 25-step bang-bang."""
+    if policy.startswith("pump"):
+        return pumping_policy(obs, params, 0.5 if policy == "pump" else 0.05)
+    if policy == "random":
+        return rng.uniform(-1, 1)
+    return 1.0 if (step // 25) % 2 else -1.0
+
+
 @settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)) // 4, deadline=None)
 @given(
     params=st.fixed_dictionaries(
@@ -254,12 +265,7 @@ def test_every_observation_of_long_swingup_episodes_is_inside_the_space(params, 
     obs, _ = env.reset(seed=seed)
     assert env.observation_space.contains(obs)
     for step in range(3000):  # three times the registered horizon
-        if policy.startswith("pump"):
-            action = pumping_policy(obs, env.params, 0.5 if policy == "pump" else 0.05)
-        elif policy == "random":
-            action = rng.uniform(-1, 1)
-        else:
-            action = 1.0 if (step // 25) % 2 else -1.0
+        action = long_episode_action(policy, obs, env.params, rng, step)
         obs, _, terminated, _, _ = env.step(np.array([action], np.float32))
         assert env.observation_space.contains(obs), (step, obs, env.observation_space.high)
         if terminated:
@@ -559,12 +565,7 @@ def test_every_observation_of_long_randomized_swingup_episodes_is_inside_the_spa
             env.params = CartPoleParams(**corner)
         assert env.observation_space.contains(obs)
         for step in range(3000):
-            if policy.startswith("pump"):
-                action = pumping_policy(obs, env.params, 0.5 if policy == "pump" else 0.05)
-            elif policy == "random":
-                action = rng.uniform(-1, 1)
-            else:
-                action = 1.0 if (step // 25) % 2 else -1.0
+            action = long_episode_action(policy, obs, env.params, rng, step)
             obs, _, terminated, _, _ = env.step(np.array([action], np.float32))
             assert env.observation_space.contains(obs), (corner, step, obs, env.observation_space.high)
             if terminated:
