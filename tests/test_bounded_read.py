@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
+from deadline import in_thread
 
 from baselines.bounded_read import (
     MAX_DEPTH,
@@ -28,20 +28,9 @@ BILLION_LAUGHS = "\n".join(
 
 def refusal(read, *args, **kwargs) -> str:
     """The message of the refusal, from a thread: a read that blocks fails the test instead of hanging it."""
-    outcome: list[BaseException | object] = []
-
-    def attempt() -> None:
-        try:
-            outcome.append(read(*args, **kwargs))
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout=20)
-    assert outcome, "the read blocked"
-    assert isinstance(outcome[0], FileRefused), outcome[0]
-    message = str(outcome[0])
+    outcome = in_thread(read, *args, timeout=20, **kwargs)
+    assert isinstance(outcome, FileRefused), outcome
+    message = str(outcome)
     assert "\n" not in message
     return message
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deadline import in_thread
 
 from baselines.compare import LOCK_FILE, CompareError, directory_lock
 
@@ -63,22 +63,15 @@ def test_a_second_lock_in_the_same_process_is_refused_naming_the_holder(tmp_path
 
 def _refusal(root: Path) -> str:
     """The lock's refusal, from a thread: a lock that loops or blocks fails the test instead of hanging it."""
-    outcome: list[BaseException | None] = []
 
-    def attempt() -> None:
-        try:
-            with directory_lock(root):
-                outcome.append(None)
-        except BaseException as error:
-            outcome.append(error)
+    def take_lock() -> None:
+        with directory_lock(root):
+            pass
 
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout=20)
-    assert outcome, "directory_lock neither returned nor raised"
-    assert isinstance(outcome[0], CompareError), outcome[0]
-    assert "\n" not in str(outcome[0])
-    return str(outcome[0])
+    outcome = in_thread(take_lock, timeout=20)
+    assert isinstance(outcome, CompareError), outcome
+    assert "\n" not in str(outcome)
+    return str(outcome)
 
 
 @pytest.mark.parametrize("kind", ["dangling", "loop", "to a file", "to /dev/zero", "fifo", "huge"])

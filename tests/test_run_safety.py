@@ -9,12 +9,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from deadline import in_thread
 
 from baselines.cli import main
 from baselines.compare import RunSpec, damage, is_finished
@@ -73,23 +73,6 @@ def test_a_damaged_finished_run_is_not_kept_as_finished(ars_run: Path, tmp_path:
     assert not is_finished(run_dir)
 
 
-def _in_thread(function: Any, *args: Any) -> Any:
-    """``function(*args)``'s result or exception, from a thread: a read that blocks fails the test, never hangs it."""
-    outcome: list[Any] = []
-
-    def attempt() -> None:
-        try:
-            outcome.append(function(*args))
-        except BaseException as error:
-            outcome.append(error)
-
-    thread = threading.Thread(target=attempt, daemon=True)
-    thread.start()
-    thread.join(timeout=30)
-    assert outcome, f"{function.__name__} blocked"
-    return outcome[0]
-
-
 def make_hostile(path: Path, kind: str) -> None:
     path.unlink(missing_ok=True)
     if kind == "fifo":
@@ -111,7 +94,7 @@ def test_plot_of_a_run_with_a_hostile_file_is_a_one_line_refusal(
 ) -> None:
     run_dir = copy_run(ars_run, tmp_path)
     make_hostile(run_dir / name, kind)
-    assert _in_thread(main, ["plot", str(run_dir)]) == 2
+    assert in_thread(main, ["plot", str(run_dir)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and name in err, err
     assert ("not a regular file" if kind != "sparse" else "over the") in err
@@ -123,7 +106,7 @@ def test_evaluate_with_a_hostile_config_is_a_one_line_refusal(
 ) -> None:
     run_dir = copy_run(ars_run, tmp_path)
     make_hostile(run_dir / "config.json", kind)
-    assert _in_thread(main, ["evaluate", str(run_dir), "--episodes", "1"]) == 2
+    assert in_thread(main, ["evaluate", str(run_dir), "--episodes", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "config.json" in err, err
 
@@ -135,7 +118,7 @@ def test_compare_planning_treats_a_hostile_run_file_as_a_run_to_redo(
 ) -> None:
     run_dir = copy_run(ars_run, tmp_path)
     make_hostile(run_dir / name, kind)
-    assert _in_thread(is_finished, run_dir) is False
+    assert in_thread(is_finished, run_dir) is False
 
 
 @pytest.mark.parametrize("kind", HOSTILE)
@@ -144,7 +127,7 @@ def test_compare_refuses_a_hostile_compare_json_in_one_line(tmp_path: Path, kind
 
     make_hostile(tmp_path / COMPARE_FILE, kind)
     settings = CompareSettings(quick=True, eval_every=500, eval_episodes=20)
-    error = _in_thread(record_plan, tmp_path, settings, [RunSpec("ars", ENV, 0, 1000)])
+    error = in_thread(record_plan, tmp_path, settings, [RunSpec("ars", ENV, 0, 1000)])
     assert isinstance(error, CompareError) and COMPARE_FILE in str(error) and "\n" not in str(error)
 
 
@@ -154,7 +137,7 @@ def test_plot_of_a_comparison_with_a_hostile_results_csv_is_a_one_line_refusal(
 ) -> None:
     make_hostile(tmp_path / "results.csv", kind)
     (tmp_path / "learning_curves.csv").write_text("algo,env_id,seed,env_steps,wall_seconds,eval_return_mean\n")
-    assert _in_thread(main, ["plot", str(tmp_path)]) == 2
+    assert in_thread(main, ["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "results.csv" in err, err
 
@@ -170,7 +153,7 @@ def test_a_hostile_hyperparameter_file_is_a_one_line_refusal(tmp_path: Path, kin
         path.write_text("\n".join(levels), encoding="utf-8")
     else:
         make_hostile(path, kind)
-    error = _in_thread(sb3_hyperparams.from_zoo_file, path, ENV)
+    error = in_thread(sb3_hyperparams.from_zoo_file, path, ENV)
     assert isinstance(error, ValueError) and str(path) in str(error) and "\n" not in str(error), error
 
 
@@ -358,7 +341,7 @@ def test_plot_of_hundreds_of_env_ids_is_refused_at_once(tmp_path: Path, capsys: 
     (tmp_path / "results.csv").write_text(header + "".join(f"ars,Env{i}-v0,0,failed,\n" for i in range(300)))
     (tmp_path / "learning_curves.csv").write_text("algo,env_id,seed,env_steps,wall_seconds,eval_return_mean\n")
     started = time.perf_counter()
-    assert _in_thread(main, ["plot", str(tmp_path)]) == 2
+    assert in_thread(main, ["plot", str(tmp_path)]) == 2
     assert time.perf_counter() - started < 10
     err = capsys.readouterr().err
     assert f"results.csv holds 300 env ids; a figure draws at most {MAX_ENVS}" in err and err.count("\n") == 1
@@ -369,7 +352,7 @@ def test_compare_progress_poll_never_blocks_on_a_hostile_metrics_file(tmp_path: 
     from baselines.compare import execute
 
     make_hostile(tmp_path / METRICS_FILE, kind)
-    assert _in_thread(execute._steps_so_far, tmp_path) == 0
+    assert in_thread(execute._steps_so_far, tmp_path) == 0
 
 
 def _run_files(folder: Path, content: str) -> dict[str, bytes]:
