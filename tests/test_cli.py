@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,24 @@ def test_help_of_every_subcommand_imports_no_torch_sb3_or_matplotlib(argv: list[
     assert "usage: cartpole-baselines" in output
     assert "baselines.cli" in modules and not modules & set(HEAVY_MODULES)
     assert not modules & {"gymnasium", "numpy"}  # together ~0.12 s, most of an idle machine's help otherwise
+
+
+def test_help_into_a_closed_pipe_ends_quietly() -> None:
+    """``cartpole-baselines train ars --help | head -1``: the reader is gone before the help is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE (Python ignores SIGPIPE)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "baselines", "train", "ars", "--help"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert completed.stderr == ""  # before: "cartpole-baselines train: error: Broken pipe"
+    assert completed.returncode == 141
 
 
 @pytest.mark.parametrize("argv", ARGUMENT_ERRORS, ids=lambda argv: " ".join(argv))

@@ -8,13 +8,15 @@ runs, checkpoints and diverged training) print one line on stderr and exit with 
 messages, also exit code 2. An ``OSError`` (a full or read-only disk) is one line and exit code 1; Ctrl-C is one line
 and exit code 130; SIGTERM is handled as Ctrl-C is (the command finishes its files: a run's summary, no temporary
 files left) and exits 143, except by ``compare``: it keeps SIGTERM's default action and ends at once, as its worker
-processes do (a rerun redoes the runs that had not finished).
+processes do (a rerun redoes the runs that had not finished). Output into a pipe whose reader has gone (``--help |
+head``) ends quietly with exit code 141, as other tools do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import signal
 import sys
 import threading
@@ -30,6 +32,7 @@ from baselines.suggestions import did_you_mean
 EXIT_FAILURE = 1  # the machine refused (a full or read-only disk): not the user's input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 EXIT_TERMINATED = 143  # 128 + SIGTERM
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what shells report for a tool whose reader went away
 DESCRIPTION = "Train, evaluate, watch and compare cart-pole baselines."
 SUBCOMMANDS = (train, evaluate, robustness, compare, plot, render, play)  # modules with NAME, HELP and COMMAND
 
@@ -120,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         terminated = isinstance(interrupt, Terminated) or getattr(interrupt, "exit_code", None) == EXIT_TERMINATED
         print(f"{label}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout's reader went away (`--help | head`): stop quietly, as other Unix tools do
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
     except OSError as error:  # e.g. ENOSPC or EROFS while writing a run: the files written so far stay
         print(f"{name}: error: {_describe_os_error(error)}", file=sys.stderr)
         return EXIT_FAILURE
@@ -128,6 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{name}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's final flush does not fail on the closed pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 _OS_ERROR_FIXES = {
