@@ -487,3 +487,20 @@ def test_a_full_or_read_only_disk_gives_one_line_and_keeps_the_old_files(
     errors = capsys.readouterr().err.splitlines()
     assert len(errors) == 2 and all(os.strerror(code) in line for line in errors)
     assert {path: path.read_bytes() for path in root.iterdir() if path.is_file()} == old
+
+
+def test_a_swingup_run_trains_with_our_swingup_settings(tmp_path: Path) -> None:
+    """What compare's worker does for ARS on a swing-up id: TASK_SETTINGS (the rff policy, its directions and
+    features) on top of the config's defaults, with the planned budget."""
+    from baselines.compare.task import train_one
+    from baselines.configs import TASK_SETTINGS
+    from baselines.runs import read_run_config
+
+    run = RunSpec("ars", "ContinuousCartPoleSwingUp-v0", 0, 2000)
+    settings = CompareSettings(quick=False, eval_every=2000, eval_episodes=20)
+    outcome = train_one(run, str(tmp_path / "run"), settings, "cpu")
+    assert outcome["status"] == "finished", outcome
+    config = read_run_config(tmp_path / "run")["config"]
+    expected = {**TASK_SETTINGS["swingup"]["ars"], "total_steps": 2000}
+    assert {name: config[name] for name in expected} == expected
+    assert json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())["env_steps"] >= 2 * expected["n_directions"]
