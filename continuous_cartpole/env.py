@@ -171,8 +171,8 @@ class CartPoleEnv(gym.Env[np.ndarray, Any]):
         discrete_force = discrete_force_level if self.task.swingup else discrete_force_sign
         self._force_fraction = continuous_force_fraction if self.continuous else discrete_force
         self.render_mode = render_mode
-        if self.task.swingup:  # real time: one frame per step of the swing-up's tau (100 fps at 0.01 s)
-            self.metadata = {**self.metadata, "render_fps": max(1, round(1 / self.params.tau))}
+        # real time: one frame per step (50 fps at the balance default tau 0.02, 100 at the swing-up's 0.01)
+        self.metadata = {**self.metadata, "render_fps": max(1, round(1 / self.params.tau))}
         self.action_space = action_space(self.continuous, self.task)
         self.randomize = randomization_for(randomize, physics)
         self._bounding = self.randomize.bounding(self.params) if self.randomize else self.params

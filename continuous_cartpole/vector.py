@@ -154,8 +154,8 @@ class CartPoleVectorEnv(VectorEnv):
         self._randomization = randomization_for(randomize, physics)
         self.params = params  # also sets the observation spaces
         self.continuous = continuous  # also sets the action spaces
-        if self.task.swingup:  # real time, as the single env (the median time step when the sub-envs differ)
-            self.metadata["render_fps"] = max(1, round(1 / float(np.median(self.params.tau))))
+        # real time, as the single env (the median time step when the sub-envs differ)
+        self.metadata["render_fps"] = max(1, round(1 / float(np.median(self.params.tau))))
 
         self.state = None  # (4, num_envs): one contiguous row per state variable (see the property)
         self.force = np.zeros(self.num_envs, dtype=self.dtype)  # last applied force, for rendering

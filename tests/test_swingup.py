@@ -473,10 +473,13 @@ def test_the_swingup_vector_env_answers_call_get_attr_and_set_attr():
         envs.set_attr("task", Task())  # the task decides the spaces: fixed at construction
 
 
-def test_the_swingup_renders_in_real_time():
+def test_every_env_renders_in_real_time_whatever_its_tau():
     assert gym.make("ContinuousCartPoleSwingUp-v0").metadata["render_fps"] == 100  # tau 0.01
     assert gym.make_vec("DiscreteCartPoleSwingUp-v0", num_envs=2).metadata["render_fps"] == 100
     assert gym.make("ContinuousCartPole-v0").metadata["render_fps"] == CartPoleEnv.metadata["render_fps"] == 50
+    # any tau plays in real time, the balance envs' too (they rendered at 50 fps whatever their tau)
+    assert gym.make("ContinuousCartPole-v0", tau=0.01).metadata["render_fps"] == 100
+    assert gym.make_vec("DiscreteCartPole-v0", num_envs=2, tau=0.04).metadata["render_fps"] == 25
 
 
 # Domain randomization on the swing-up: wide physical ranges, and their corners (where the interval bounds are
