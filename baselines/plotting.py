@@ -38,6 +38,8 @@ GRID_POINTS = 200
 MAX_ENVS = 16  # one 6.5-inch column each: 16 make a figure of about 11,000 pixels across
 PROFILE_POINTS = 200
 X_AXES = (("env_steps", "env steps"), ("wall_seconds", "wall-clock seconds (training and evaluation)"))
+DENSE_TICK_DECADES = 3  # a log axis over more decades is labelled at the powers of ten only
+TITLE_CHARS_PER_INCH = 10  # of the 12-point suptitle: where its lines are broken
 
 
 class PlotError(ValueError):
@@ -148,10 +150,11 @@ def plot_learning_curves(
             ax.set_title(env_id if row == 0 else f"{env_id}, against time")
             ax.grid(True, which="major", alpha=0.3)
     _legend(figure, plt, algos, colours)
-    figure.suptitle(
+    wrapped_title(
+        figure,
         title
         or f"Learning curves: interquartile mean and its 95 % bootstrap band over up to {seeds} seed(s) "
-        "(deterministic evaluation episodes)"
+        "(deterministic evaluation episodes)",
     )
     save_figure(figure, out)
 
@@ -177,11 +180,15 @@ def _figure_parts(results: list[dict[str, str]]) -> tuple[Any, list[str], list[s
 
 
 def _log_x_axis(ax: Axes) -> None:
-    """A log x axis labelled at 1, 2 and 5 times each power of ten, in plain numbers."""
+    """A log x axis in plain numbers (5k, 20M), labelled at 1, 2 and 5 times each power of ten, or at the powers
+    alone when the data span more than ``DENSE_TICK_DECADES`` (the labels would run into each other). Call it after
+    drawing: it reads the axis' data limits."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_xlim()
+    dense = low > 0 and np.log10(high / low) <= DENSE_TICK_DECADES
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if dense else (1.0,)))
     ax.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     ax.xaxis.set_minor_formatter(NullFormatter())  # log axes label minor ticks too, and they collide
 
@@ -228,7 +235,10 @@ def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
                 top = max(max(scores), thresholds.get(env_id, 0.0)) * 1.02
                 taus = np.linspace(0.0, max(top, 1.0), PROFILE_POINTS)
                 profile_ax.plot(taus, performance_profile(scores, taus), color=colours[algo], drawstyle="steps-post")
-        for ax, label in ((test_ax, "test return"), (steps_ax, "env steps to solve (unsolved: the budget)")):
+        for ax, label in (
+            (test_ax, "test return"),
+            (steps_ax, "env steps to solve\n(an unsolved run counts at its budget)"),
+        ):
             ax.set_yticks(range(len(present)), present)
             ax.set_ylim(-0.5, max(len(present), 1) - 0.5)
             ax.invert_yaxis()
@@ -248,7 +258,9 @@ def plot_statistics(results: list[dict[str, str]], out: Path) -> None:
             profile_ax.set_xlim(0.95 * min(*shown, thresholds.get(env_id, min(shown))), 1.02 * max(shown))
         profile_ax.grid(True, alpha=0.3)
     _legend(figure, plt, algos, colours)
-    figure.suptitle("Over seeds: interquartile means with 95 % percentile bootstrap intervals, performance profiles")
+    wrapped_title(
+        figure, "Over seeds: interquartile means with 95 % percentile bootstrap intervals, performance profiles"
+    )
     save_figure(figure, out)
 
 
@@ -329,10 +341,19 @@ def _draw_iqm_band(ax: Axes, runs: list[tuple[np.ndarray, np.ndarray]], colour: 
 
 
 def _tick_label(value: float, _position: int) -> str:
-    """1000 -> "1k", 0.5 -> "0.5": readable on a log axis spanning 0.1 s to 500k steps."""
+    """1000 -> "1k", 2e7 -> "20M", 0.5 -> "0.5": short on a log axis spanning 0.1 s to 100M steps."""
+    if value >= 1e6:
+        return f"{value / 1e6:g}M"
     if value >= 1000:
         return f"{value / 1000:g}k"
     return f"{value:g}"
+
+
+def wrapped_title(figure: Any, text: str) -> None:
+    """``figure.suptitle(text)``, broken into lines that fit the figure's width (one env column is narrow)."""
+    import textwrap
+
+    figure.suptitle(textwrap.fill(text, width=max(40, int(TITLE_CHARS_PER_INCH * figure.get_figwidth()))))
 
 
 def _on_grid(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:

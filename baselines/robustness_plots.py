@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from baselines.plotting import save_figure
+from baselines.plotting import save_figure, wrapped_title
 from baselines.robustness import Axis
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ def plot_runs(
         figure.colorbar(image, ax=panels.ravel().tolist(), label="mean return")
     episodes = rows[0][0]["episodes"] if rows and rows[0] else 0
     title = f"Return under perturbed physics: mean of {episodes} deterministic episodes per grid point"
-    figure.suptitle(title if len(axes) == 1 else f"{title}; red ring: the nominal physics")
+    wrapped_title(figure, title if len(axes) == 1 else f"{title}; red ring: the nominal physics")
     save_figure(figure, out)
 
 

@@ -214,7 +214,7 @@ def plot_robustness(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from baselines.plotting import save_figure
+    from baselines.plotting import save_figure, wrapped_title
 
     scores = _scores(rows)
     envs = list(dict.fromkeys(env_id for _, env_id in scores))
@@ -241,7 +241,7 @@ def plot_robustness(rows: Sequence[dict[str, Any]], results: Sequence[dict[str, 
         ax.set_title(env_id)
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(loc="lower left", fontsize="small")
-    figure.suptitle("Robustness: best checkpoints on the held-out test episodes under perturbed physics")
+    wrapped_title(figure, "Robustness: best checkpoints on the held-out test episodes under perturbed physics")
     save_figure(figure, out)
 
 
