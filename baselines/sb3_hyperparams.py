@@ -173,9 +173,10 @@ SWINGUP_TABLE: dict[tuple[str, str], HyperparamEntry] = {
     ),
     ("td3", CONTINUOUS): HyperparamEntry(
         # PyBullet defaults (gamma 0.98, buffer 200k, 10k random steps, Gaussian noise 0.1, batch 256, lr 7e-4).
-        # Departure: [64, 64] networks instead of [400, 300]; budget 100k instead of 300k. Not run here yet.
+        # The zoo's 300k-step budget, as SAC's. Departure: [64, 64] networks instead of [400, 300]. Solved 6 of 10
+        # seeds here, at 145k-290k steps; two of the others never swung up.
         source=ZOO + "td3.yml InvertedPendulumSwingupBulletEnv-v0 (pybullet-defaults); net_arch [64, 64]",
-        budget=100_000,
+        budget=300_000,
         values={
             "policy": "MlpPolicy",
             "gamma": 0.98,
@@ -209,10 +210,11 @@ SWINGUP_TABLE: dict[tuple[str, str], HyperparamEntry] = {
         },
     ),
     ("dqn", DISCRETE): HyperparamEntry(
-        # Acrobot is the zoo's discrete swing-up; the swing-up's three actions (left, none, right) as there. Not run
-        # here yet.
-        source=ZOO + "dqn.yml Acrobot-v1 (tuned)",
-        budget=100_000,
+        # Acrobot is the zoo's discrete swing-up; the swing-up's three actions (left, none, right) as there.
+        # Departure: 300k env steps, as SAC and TD3 get here, instead of Acrobot's 100k (its episodes are 500 steps,
+        # ours 1000). Solved 10 of 10 seeds here, at 45k-100k steps.
+        source=ZOO + "dqn.yml Acrobot-v1 (tuned); budget 300k",
+        budget=300_000,
         values={
             "policy": "MlpPolicy",
             "learning_rate": 6.3e-4,
